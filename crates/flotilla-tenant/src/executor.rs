@@ -1,0 +1,208 @@
+//! The per-tenant flow, shared by every dialect: connect, read the tracking table, refuse a dirty or
+//! edited tenant before any SQL runs, work out what is pending, then apply it in transactions shaped
+//! by `policy.transaction`. The result is always a `TenantRun`: what was committed, and the error
+//! that stopped the tenant, if any.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use flotilla_fleet::{Target, TransactionMode};
+use flotilla_migrations::{Migration, MigrationSet};
+
+use crate::error::TenantError;
+use crate::resolve::Tenant;
+use crate::sqlite::{SqliteTenant, humanize};
+use crate::state::TenantState;
+
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub run_id: String,
+    pub mode: TransactionMode,
+    pub lock_wait: Duration,
+    pub tenant_timeout: Duration,
+}
+
+/// One migration committed on a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub version: i64,
+    pub name: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+}
+
+/// What happened on one tenant.
+#[derive(Debug, Clone, Default)]
+pub struct TenantRun {
+    /// Highest version before the run (None: nothing applied, or the tenant was not read).
+    pub from_version: Option<i64>,
+    /// Highest version after the run, as committed.
+    pub to_version: Option<i64>,
+    pub applied: Vec<Step>,
+    pub error: Option<TenantError>,
+    /// The tracking table as read before applying, when it could be read.
+    pub state: Option<TenantState>,
+}
+
+/// Reads a tenant's tracking table without changing anything: no file, table or row is created.
+pub async fn probe(tenant: &Tenant, lock_wait: Duration) -> Result<TenantState, TenantError> {
+    match &tenant.target {
+        Target::Sqlite(target) => match SqliteTenant::open(target, lock_wait, true).await? {
+            Some(mut db) => {
+                let state = db.read_state().await;
+                db.close().await;
+                state
+            }
+            None => Ok(TenantState::default()),
+        },
+        other => Err(TenantError::Unreachable(format!(
+            "{} tenants are not supported by this release",
+            other.dialect()
+        ))),
+    }
+}
+
+/// Brings `tenant` up to `target` (every migration when `None`). `on_step` hears of each migration
+/// as soon as it is committed, so progress and the ledger never run ahead of the tracking table.
+pub async fn apply(
+    tenant: &Tenant,
+    set: &MigrationSet,
+    target: Option<i64>,
+    options: &ExecOptions,
+    on_step: &mut (dyn FnMut(&Step) + Send),
+) -> TenantRun {
+    let mut run = TenantRun::default();
+    let work = apply_inner(tenant, set, target, options, &mut run, on_step);
+    let outcome = tokio::time::timeout(options.tenant_timeout, work).await;
+    // Dropping the unfinished future rolls back the open transaction and closes the connection.
+    let error = match outcome {
+        Ok(result) => result.err(),
+        Err(_) => Some(TenantError::Timeout(humanize(options.tenant_timeout))),
+    };
+    run.error = error;
+    run.to_version = run
+        .applied
+        .iter()
+        .map(|s| s.version)
+        .chain(run.from_version)
+        .max();
+    run
+}
+
+async fn apply_inner(
+    tenant: &Tenant,
+    set: &MigrationSet,
+    target: Option<i64>,
+    options: &ExecOptions,
+    run: &mut TenantRun,
+    on_step: &mut (dyn FnMut(&Step) + Send),
+) -> Result<(), TenantError> {
+    let Target::Sqlite(sqlite) = &tenant.target else {
+        return Err(TenantError::Unreachable(format!(
+            "{} tenants are not supported by this release",
+            tenant.target.dialect()
+        )));
+    };
+    let mut db = SqliteTenant::open(sqlite, options.lock_wait, false)
+        .await?
+        .expect("a writable open always yields a connection");
+    let result = async {
+        let state = db.read_state().await?;
+        run.from_version = state.version();
+        run.state = Some(state.clone());
+        state.verify(set)?;
+        let pending = state.pending(set, target);
+        for group in groups(&pending, options.mode) {
+            let steps = if group.transactional {
+                db.apply_group(&group.migrations, &options.run_id).await?
+            } else {
+                db.apply_outside_transaction(group.migrations[0], &options.run_id)
+                    .await?
+                    .into_iter()
+                    .collect()
+            };
+            for step in steps {
+                on_step(&step);
+                run.applied.push(step);
+            }
+        }
+        Ok(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+/// A unit of work that commits at once: transactional migrations (one, or a run of them in tenant
+/// mode), or a single `transaction:false` migration under the dirty protocol.
+#[derive(Debug)]
+struct Group<'a> {
+    transactional: bool,
+    migrations: Vec<&'a Migration>,
+}
+
+fn groups<'a>(pending: &[&'a Migration], mode: TransactionMode) -> Vec<Group<'a>> {
+    let mut out: Vec<Group<'a>> = Vec::new();
+    for &migration in pending {
+        let transactional = migration.up.transactional;
+        match out.last_mut() {
+            Some(last)
+                if mode == TransactionMode::Tenant && transactional && last.transactional =>
+            {
+                last.migrations.push(migration)
+            }
+            _ => out.push(Group {
+                transactional,
+                migrations: vec![migration],
+            }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_migrations::{Section, checksum};
+
+    fn migration(version: i64, transactional: bool) -> Migration {
+        let up = Section {
+            sql: "SELECT 1;".into(),
+            transactional,
+            path: "x.sql".into(),
+            line: 2,
+        };
+        Migration {
+            version,
+            name: "m".into(),
+            checksum: checksum("SELECT 1;"),
+            up,
+            down: None,
+        }
+    }
+
+    #[test]
+    fn tenant_mode_groups_until_a_non_transactional_migration() {
+        let all: Vec<Migration> = [(1, true), (2, true), (3, false), (4, true), (5, true)]
+            .into_iter()
+            .map(|(v, t)| migration(v, t))
+            .collect();
+        let pending: Vec<&Migration> = all.iter().collect();
+        let shape = |mode| {
+            groups(&pending, mode)
+                .iter()
+                .map(|g| {
+                    (
+                        g.transactional,
+                        g.migrations.iter().map(|m| m.version).collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            shape(TransactionMode::Tenant),
+            vec![(true, vec![1, 2]), (false, vec![3]), (true, vec![4, 5])]
+        );
+        assert_eq!(shape(TransactionMode::Migration).len(), 5);
+    }
+}
