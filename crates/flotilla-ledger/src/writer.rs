@@ -244,6 +244,10 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<()> {
                  finished_at = ?8, duration_ms = ?9 WHERE run_id = ?1 AND tenant_id = ?2",
             )?
             .execute(params![run_id, tenant, status, from_version, to_version, error_version, error, finished_at, duration_ms.map(|d| d as i64)])?;
+            // A tenant that had nothing to do keeps the run that last did something to it.
+            if *status == "skipped" {
+                return Ok(());
+            }
             conn.prepare_cached(
                 "INSERT INTO tenants (tenant_id, observed_at, last_run, last_status) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (tenant_id) DO UPDATE SET last_run = excluded.last_run, last_status = excluded.last_status",

@@ -54,6 +54,14 @@ impl SqliteTenant {
                 )));
             }
         }
+        if target.create
+            && !read_only
+            && let Some(dir) = target.path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                TenantError::Unreachable(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
         let options = SqliteConnectOptions::new()
             .filename(&target.path)
             .create_if_missing(target.create && !read_only)

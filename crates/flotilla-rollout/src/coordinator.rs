@@ -1,0 +1,316 @@
+//! Executing a plan. The coordinator is the single owner of the run's state: tenant work runs as
+//! futures it polls, and everything they learn comes back as messages or return values.
+//!
+//! As in cargo's job queue, an error never breaks out of the loop: a failing tenant becomes a
+//! `TenantResult`, the wave's failure budget decides whether to stop starting tenants, and tenants
+//! already in flight always finish (their transactions commit or roll back on their own) before the
+//! remaining ones are recorded as halted.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use flotilla_fleet::{Gate, Policy};
+use flotilla_migrations::MigrationSet;
+use flotilla_tenant::{ExecOptions, Step, TenantError, TenantRun, apply};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::mpsc;
+
+use crate::event::{Event, EventSink};
+use crate::plan::{Plan, PlannedTenant};
+use crate::report::{ErrorInfo, RunReport, RunStatus, TenantResult, TenantStatus, WaveReport};
+
+/// What the coordinator needs besides the plan.
+pub struct Execution<'a> {
+    pub run_id: String,
+    pub command: String,
+    pub set: &'a MigrationSet,
+    pub policy: &'a Policy,
+}
+
+/// Executes `plan` wave by wave and returns the run's report; every step is also told to `sinks`.
+pub async fn execute(
+    plan: &Plan,
+    execution: &Execution<'_>,
+    sinks: &mut [&mut dyn EventSink],
+) -> RunReport {
+    let started = Instant::now();
+    let mut emit = |event: Event<'_>| {
+        for sink in sinks.iter_mut() {
+            sink.event(&event);
+        }
+    };
+    emit(Event::RunStarted {
+        run_id: &execution.run_id,
+        command: &execution.command,
+        plan,
+    });
+
+    let options = ExecOptions {
+        run_id: execution.run_id.clone(),
+        mode: execution.policy.transaction,
+        lock_wait: execution.policy.lock_wait,
+        tenant_timeout: execution.policy.tenant_timeout,
+    };
+    let mut results: Vec<TenantResult> = Vec::new();
+    let mut halted = false;
+    let mut paused = false;
+    let mut any_ran = false;
+    for (index, wave) in plan.waves.iter().enumerate() {
+        if halted || paused {
+            let status = if halted {
+                TenantStatus::Halted
+            } else {
+                TenantStatus::Queued
+            };
+            let mut report = WaveReport {
+                name: wave.name.clone(),
+                tenants: wave.tenants.len(),
+                ..Default::default()
+            };
+            for planned in &wave.tenants {
+                let result = unstarted(planned, &wave.name, status);
+                report.count(status);
+                if halted {
+                    emit(Event::TenantFinished {
+                        result: &result,
+                        observed: None,
+                        duration_ms: None,
+                    });
+                }
+                results.push(result);
+            }
+            if halted {
+                emit(Event::WaveFinished {
+                    index,
+                    report: &report,
+                    halted: true,
+                });
+            }
+            continue;
+        }
+        if wave.gate == Some(Gate::Manual) && index > 0 {
+            paused = true;
+            emit(Event::Paused { wave: &wave.name });
+            for planned in &wave.tenants {
+                results.push(unstarted(planned, &wave.name, TenantStatus::Queued));
+            }
+            continue;
+        }
+        if let Some(bake) = wave.bake.filter(|_| any_ran) {
+            emit(Event::Baking { index, wave });
+            tokio::time::sleep(bake).await;
+        }
+        emit(Event::WaveStarted { index, wave });
+        let outcome = run_wave(
+            plan,
+            wave,
+            execution.set,
+            &options,
+            execution.policy.concurrency,
+            &mut emit,
+        )
+        .await;
+        any_ran = true;
+        halted = outcome.halted;
+        emit(Event::WaveFinished {
+            index,
+            report: &outcome.report,
+            halted: outcome.halted,
+        });
+        results.extend(outcome.results);
+    }
+
+    let status = if halted {
+        RunStatus::Halted
+    } else if paused {
+        RunStatus::Paused
+    } else if results.iter().any(|r| r.status == TenantStatus::Failed) {
+        RunStatus::Failed
+    } else {
+        RunStatus::Succeeded
+    };
+    let report = RunReport {
+        run_id: Some(execution.run_id.clone()),
+        command: execution.command.clone(),
+        status,
+        duration_ms: started.elapsed().as_millis() as u64,
+        waves: RunReport::tally(&results),
+        tenants: results,
+    };
+    emit(Event::RunFinished { report: &report });
+    report
+}
+
+struct WaveOutcome {
+    results: Vec<TenantResult>,
+    report: WaveReport,
+    halted: bool,
+}
+
+async fn run_wave(
+    plan: &Plan,
+    wave: &crate::plan::PlannedWave,
+    set: &MigrationSet,
+    options: &ExecOptions,
+    concurrency: usize,
+    emit: &mut impl FnMut(Event<'_>),
+) -> WaveOutcome {
+    let mut results: Vec<Option<TenantResult>> = vec![None; wave.tenants.len()];
+    let mut report = WaveReport {
+        name: wave.name.clone(),
+        tenants: wave.tenants.len(),
+        ..Default::default()
+    };
+    let (step_tx, mut step_rx) = mpsc::unbounded_channel::<(usize, Step)>();
+    let mut in_flight = FuturesUnordered::new();
+    let mut next = 0;
+    let mut stop = false;
+    let target = plan.target;
+
+    // Records a finished tenant and applies the wave's failure budget to it.
+    let mut finish = |i: usize,
+                      result: TenantResult,
+                      observed: Option<(Vec<i64>, Option<i64>)>,
+                      duration_ms,
+                      report: &mut WaveReport,
+                      emit: &mut dyn FnMut(Event<'_>)| {
+        report.count(result.status);
+        emit(Event::TenantFinished {
+            result: &result,
+            observed: observed.as_ref().map(|(v, d)| (v.as_slice(), *d)),
+            duration_ms,
+        });
+        results[i] = Some(result);
+        let finished = (report.succeeded + report.failed) as u64;
+        wave.budget.exceeded(report.failed as u64, finished)
+    };
+
+    loop {
+        while !stop && in_flight.len() < concurrency.max(1) && next < wave.tenants.len() {
+            let i = next;
+            next += 1;
+            let planned = &wave.tenants[i];
+            if let Some(error) = &planned.blocked {
+                let mut result = unstarted(planned, &wave.name, TenantStatus::Failed);
+                result.error = Some(error_info(error));
+                stop |= finish(i, result, None, None, &mut report, &mut *emit);
+            } else if !planned.has_work() {
+                let result = unstarted(planned, &wave.name, TenantStatus::Skipped);
+                stop |= finish(i, result, None, None, &mut report, &mut *emit);
+            } else {
+                emit(Event::TenantStarted {
+                    wave: &wave.name,
+                    tenant: &planned.tenant.id,
+                });
+                let tx = step_tx.clone();
+                in_flight.push(async move {
+                    let started = Instant::now();
+                    let mut on_step = |step: &Step| {
+                        let _ = tx.send((i, step.clone()));
+                    };
+                    let run = apply(&planned.tenant, set, target, options, &mut on_step).await;
+                    (i, run, started.elapsed().as_millis() as u64)
+                });
+            }
+        }
+        if in_flight.is_empty() && (stop || next >= wave.tenants.len()) {
+            break;
+        }
+        tokio::select! {
+            biased;
+            Some((i, step)) = step_rx.recv() => {
+                emit(Event::MigrationApplied { tenant: &wave.tenants[i].tenant.id, step: &step });
+            }
+            Some((i, run, duration_ms)) = in_flight.next() => {
+                let planned = &wave.tenants[i];
+                let observed = observed_state(&run);
+                let result = ran(planned, &wave.name, run);
+                stop |= finish(i, result, observed, Some(duration_ms), &mut report, &mut *emit);
+            }
+        }
+    }
+    // Messages still queued belong to tenants that already finished; deliver them in order.
+    while let Ok((i, step)) = step_rx.try_recv() {
+        emit(Event::MigrationApplied {
+            tenant: &wave.tenants[i].tenant.id,
+            step: &step,
+        });
+    }
+
+    let results = results
+        .into_iter()
+        .zip(&wave.tenants)
+        .map(|(result, planned)| {
+            result.unwrap_or_else(|| {
+                let result = unstarted(planned, &wave.name, TenantStatus::Halted);
+                report.count(TenantStatus::Halted);
+                emit(Event::TenantFinished {
+                    result: &result,
+                    observed: None,
+                    duration_ms: None,
+                });
+                result
+            })
+        })
+        .collect();
+    // Exceeding the budget halts the rollout even when it happens on the wave's last tenant: later
+    // waves must not start.
+    WaveOutcome {
+        results,
+        report,
+        halted: stop,
+    }
+}
+
+/// A tenant that did not run: skipped, halted, queued behind a gate, or refused by the survey.
+fn unstarted(planned: &PlannedTenant, wave: &str, status: TenantStatus) -> TenantResult {
+    TenantResult {
+        id: planned.tenant.id.clone(),
+        wave: wave.to_string(),
+        status,
+        from_version: planned.current,
+        to_version: planned.current,
+        applied: Vec::new(),
+        error: None,
+    }
+}
+
+fn ran(planned: &PlannedTenant, wave: &str, run: TenantRun) -> TenantResult {
+    let status = if run.error.is_some() {
+        TenantStatus::Failed
+    } else {
+        TenantStatus::Succeeded
+    };
+    TenantResult {
+        id: planned.tenant.id.clone(),
+        wave: wave.to_string(),
+        status,
+        from_version: run.state.as_ref().map_or(planned.current, |s| s.version()),
+        to_version: run.to_version,
+        applied: run.applied.iter().map(|s| s.version).collect(),
+        error: run.error.as_ref().map(error_info),
+    }
+}
+
+fn error_info(error: &TenantError) -> ErrorInfo {
+    ErrorInfo {
+        version: error.version(),
+        message: error.to_string(),
+    }
+}
+
+/// What the tenant's tracking table holds after the run, from what was read plus what committed.
+fn observed_state(run: &TenantRun) -> Option<(Vec<i64>, Option<i64>)> {
+    let state = run.state.as_ref()?;
+    let mut versions: BTreeSet<i64> = state.applied.iter().map(|r| r.version).collect();
+    versions.extend(run.applied.iter().map(|s| s.version));
+    let dirty = match &run.error {
+        Some(TenantError::Dirtied { version, .. }) => {
+            versions.insert(*version);
+            Some(*version)
+        }
+        _ => state.dirty(),
+    };
+    Some((versions.into_iter().collect(), dirty))
+}

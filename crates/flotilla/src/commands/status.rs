@@ -1,0 +1,93 @@
+//! `flotilla status`: per tenant, what the ledger last saw (or, with `--live`, what the tenant's
+//! tracking table says now). Read-only either way.
+
+use std::collections::HashSet;
+
+use flotilla_ledger::Reader;
+use flotilla_report::{StatusRow, status_json, status_text};
+use flotilla_rollout::{Selection, survey};
+
+use crate::cli::Global;
+use crate::error::{CliError, Outcome};
+
+pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Outcome, CliError> {
+    let context = crate::context::load(&global.fleet)?;
+    let layout = selection.layout(&context.fleet.waves, &context.tenants)?;
+    let mut tenants: Vec<_> = layout.tenants().collect();
+    if selection.is_everything() {
+        // Tenants outside every wave still have a status.
+        let unassigned: HashSet<&str> = layout.unassigned.iter().map(String::as_str).collect();
+        tenants.extend(
+            context
+                .tenants
+                .iter()
+                .filter(|t| unassigned.contains(t.id.as_str())),
+        );
+    }
+    let ledger = Reader::open(&context.fleet.ledger_path)?.tenants()?;
+    let known: HashSet<i64> = context.set.all().iter().map(|m| m.version).collect();
+    let pending_of = |versions: &[i64]| {
+        let applied: HashSet<i64> = versions.iter().copied().collect();
+        known.difference(&applied).count()
+    };
+
+    let mut rows = Vec::with_capacity(tenants.len());
+    if live {
+        let policy = &context.fleet.policy;
+        let states = survey(
+            tenants.iter().copied(),
+            policy.concurrency,
+            policy.lock_wait,
+        )
+        .await;
+        for (tenant, state) in tenants.iter().zip(states) {
+            let record = ledger.get(&tenant.id);
+            let mut row = StatusRow {
+                id: tenant.id.clone(),
+                version: None,
+                pending: None,
+                dirty: None,
+                last_run: record.and_then(|r| r.last_run.clone()),
+                last_status: record.and_then(|r| r.last_status.clone()),
+                problem: None,
+            };
+            match state {
+                Ok(state) => {
+                    let versions: Vec<i64> = state.applied.iter().map(|r| r.version).collect();
+                    row.version = state.version();
+                    row.pending = Some(pending_of(&versions));
+                    row.dirty = Some(state.dirty().is_some());
+                    row.problem = state.verify(&context.set).err().map(|e| e.to_string());
+                }
+                Err(e) => row.problem = Some(e.to_string()),
+            }
+            rows.push(row);
+        }
+    } else {
+        for tenant in tenants {
+            let row = match ledger.get(&tenant.id) {
+                Some(record) => StatusRow {
+                    id: tenant.id.clone(),
+                    version: record.versions.iter().max().copied(),
+                    pending: Some(pending_of(&record.versions)),
+                    dirty: Some(record.dirty_version.is_some()),
+                    last_run: record.last_run.clone(),
+                    last_status: record.last_status.clone(),
+                    problem: None,
+                },
+                None => StatusRow {
+                    id: tenant.id.clone(),
+                    version: None,
+                    pending: None,
+                    dirty: None,
+                    last_run: None,
+                    last_status: None,
+                    problem: None,
+                },
+            };
+            rows.push(row);
+        }
+    }
+    crate::output::print(global, || status_text(&rows, live), || status_json(&rows));
+    Ok(Outcome::Success)
+}

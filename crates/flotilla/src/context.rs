@@ -1,0 +1,36 @@
+//! Loading everything a command needs, completely and before any connection is opened: the fleet
+//! file, the migrations directory and the list of tenants. Any problem here is exit code 2.
+
+use std::path::Path;
+
+use flotilla_fleet::{Fleet, FleetError};
+use flotilla_migrations::MigrationSet;
+use flotilla_tenant::Tenant;
+
+use crate::error::CliError;
+
+pub struct Context {
+    pub fleet: Fleet,
+    pub set: MigrationSet,
+    pub tenants: Vec<Tenant>,
+}
+
+pub fn load_fleet(path: &Path) -> Result<Fleet, CliError> {
+    flotilla_fleet::load(path).map_err(|e| match e {
+        FleetError::Unreadable { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => CliError::Invalid(format!(
+            "{e}\nrun `flotilla init` to create a starter fleet, or point --fleet (or FLOTILLA_FLEET) at yours"
+        )),
+        other => other.into(),
+    })
+}
+
+pub fn load(path: &Path) -> Result<Context, CliError> {
+    let fleet = load_fleet(path)?;
+    let set = flotilla_migrations::load_dir(&fleet.migrations_dir)?;
+    let tenants = flotilla_tenant::resolve(&fleet)?;
+    Ok(Context {
+        fleet,
+        set,
+        tenants,
+    })
+}
