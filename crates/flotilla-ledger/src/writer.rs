@@ -25,6 +25,8 @@ pub enum Op {
         target_version: Option<i64>,
         fleet: String,
     },
+    /// A paused run continues: it is running again and not finished.
+    RunResumed { run_id: String },
     /// The run's tenants, in plan order: `(tenant, wave, wave_index)`, all queued.
     TenantsQueued {
         run_id: String,
@@ -181,6 +183,12 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<()> {
                  VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![run_id, command, started_at, parent_run, target_version, fleet, std::process::id()])?;
+        }
+        Op::RunResumed { run_id } => {
+            conn.prepare_cached(
+                "UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?1",
+            )?
+            .execute(params![run_id])?;
         }
         Op::TenantsQueued { run_id, tenants } => {
             let mut insert = conn.prepare_cached(

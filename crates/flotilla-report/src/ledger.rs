@@ -11,9 +11,12 @@ pub struct LedgerRecorder<'a> {
     run_id: String,
     parent_run: Option<String>,
     fleet: String,
+    /// The run already exists in the ledger (a paused run being resumed).
+    resuming: bool,
 }
 
 impl<'a> LedgerRecorder<'a> {
+    /// Records a new run.
     pub fn new(
         writer: &'a Writer,
         run_id: &str,
@@ -25,7 +28,46 @@ impl<'a> LedgerRecorder<'a> {
             run_id: run_id.to_string(),
             parent_run,
             fleet,
+            resuming: false,
         }
+    }
+
+    /// Records the continuation of a run that is already in the ledger with its tenants queued.
+    pub fn resuming(writer: &'a Writer, run_id: &str, fleet: String) -> Self {
+        Self {
+            writer,
+            run_id: run_id.to_string(),
+            parent_run: None,
+            fleet,
+            resuming: true,
+        }
+    }
+}
+
+impl LedgerRecorder<'_> {
+    fn record_start(&self, command: &str, plan: &flotilla_rollout::Plan, at: &str) {
+        self.writer.send(Op::RunStarted {
+            run_id: self.run_id.clone(),
+            command: command.to_string(),
+            started_at: at.to_string(),
+            parent_run: self.parent_run.clone(),
+            target_version: plan.target,
+            fleet: self.fleet.clone(),
+        });
+        let tenants = plan
+            .waves
+            .iter()
+            .enumerate()
+            .flat_map(|(index, wave)| {
+                wave.tenants
+                    .iter()
+                    .map(move |t| (t.tenant.id.clone(), wave.name.clone(), index))
+            })
+            .collect();
+        self.writer.send(Op::TenantsQueued {
+            run_id: self.run_id.clone(),
+            tenants,
+        });
     }
 }
 
@@ -35,25 +77,13 @@ impl EventSink for LedgerRecorder<'_> {
         match event {
             Event::RunStarted { command, plan, .. } => {
                 let at = now();
-                self.writer.send(Op::RunStarted {
-                    run_id: run_id.clone(),
-                    command: command.to_string(),
-                    started_at: at.clone(),
-                    parent_run: self.parent_run.clone(),
-                    target_version: plan.target,
-                    fleet: self.fleet.clone(),
-                });
-                let tenants = plan
-                    .waves
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(index, wave)| {
-                        wave.tenants
-                            .iter()
-                            .map(move |t| (t.tenant.id.clone(), wave.name.clone(), index))
-                    })
-                    .collect();
-                self.writer.send(Op::TenantsQueued { run_id, tenants });
+                if self.resuming {
+                    self.writer.send(Op::RunResumed {
+                        run_id: run_id.clone(),
+                    });
+                } else {
+                    self.record_start(command, plan, &at);
+                }
                 // What the survey read is the truth the ledger starts from.
                 for planned in plan.tenants() {
                     if let Some(state) = &planned.state {

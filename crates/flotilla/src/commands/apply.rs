@@ -1,14 +1,16 @@
-//! `flotilla apply`: survey, plan, execute in waves, record in the ledger, report.
+//! `flotilla apply`: survey, plan, execute in waves, record in the ledger, report. With `--resume`
+//! it continues a run that stopped at a manual gate, under the same run id.
 
 use std::io::IsTerminal;
 
-use flotilla_ledger::{Holder, LedgerLock, Writer, new_run_id, now};
+use flotilla_ledger::{Holder, LedgerLock, Reader, Writer, new_run_id, now};
 use flotilla_report::{
     LedgerRecorder, Log, Progress, plan_json, plan_text, report_json, report_text,
 };
-use flotilla_rollout::{EventSink, Execution, RunReport, Selection, execute};
+use flotilla_rollout::{EventSink, Execution, Layout, RunReport, Selection, execute, survey};
 
 use crate::cli::Global;
+use crate::context::Context;
 use crate::error::{CliError, Outcome};
 
 pub async fn run(
@@ -24,22 +26,31 @@ pub async fn run(
         crate::output::print(global, || plan_text(&plan), || plan_json(&plan));
         return Ok(Outcome::Success);
     }
-    if let Some(run_id) = resume {
-        return Err(CliError::Invalid(format!(
-            "cannot resume run {run_id}: resuming paused runs is not available in this release"
-        )));
-    }
-    // Lock before reading any tenant, so a second coordinator leaves at once with exit code 4.
+    let prepare = || match &resume {
+        Some(run_id) => resumed_layout(&context, run_id, &selection)
+            .map(|(layout, to)| (run_id.clone(), layout, to)),
+        None => {
+            let layout = selection.layout(&context.fleet.waves, &context.tenants)?;
+            flotilla_rollout::check_target(&context.set, to)?;
+            Ok((new_run_id(), layout, to))
+        }
+    };
+    // Invalid input is refused before the ledger's lock file is even created; the lock is taken
+    // before any tenant is read, so a second coordinator leaves at once with exit code 4. A run to
+    // resume is looked up again under the lock, where no one else can change it.
+    prepare()?;
     let ledger = &context.fleet.ledger_path;
     let mut lock = LedgerLock::acquire(ledger)?;
-    let run_id = new_run_id();
+    let (run_id, layout, to) = prepare()?;
     lock.announce(&Holder {
         run_id: run_id.clone(),
         command: "apply".into(),
         started_at: now(),
     })?;
-    let plan = super::plan::build(&context, &selection, to).await?;
-    if plan.is_noop() {
+    let policy = &context.fleet.policy;
+    let states = survey(layout.tenants(), policy.concurrency, policy.lock_wait).await;
+    let plan = flotilla_rollout::plan(layout, states.into_iter(), &context.set, to)?;
+    if plan.is_noop() && resume.is_none() {
         let report = RunReport::noop("apply", &plan);
         crate::output::print(global, || report_text(&report), || report_json(&report));
         return Ok(Outcome::Success);
@@ -47,12 +58,11 @@ pub async fn run(
 
     let writer = Writer::start(ledger)?;
     let report = {
-        let mut recorder = LedgerRecorder::new(
-            &writer,
-            &run_id,
-            None,
-            context.fleet.path.display().to_string(),
-        );
+        let fleet = context.fleet.path.display().to_string();
+        let mut recorder = match resume {
+            Some(_) => LedgerRecorder::resuming(&writer, &run_id, fleet),
+            None => LedgerRecorder::new(&writer, &run_id, None, fleet),
+        };
         let mut log = Log;
         let mut progress = Progress::new();
         let mut sinks: Vec<&mut dyn EventSink> = vec![&mut recorder, &mut log];
@@ -63,7 +73,7 @@ pub async fn run(
             run_id: run_id.clone(),
             command: "apply".into(),
             set: &context.set,
-            policy: &context.fleet.policy,
+            policy,
         };
         execute(&plan, &execution, &mut sinks).await
     };
@@ -75,4 +85,56 @@ pub async fn run(
     } else {
         Outcome::Success
     })
+}
+
+/// The rest of a paused run: its tenants still queued, in the fleet's waves from the gated one on,
+/// with that gate opened (resuming is the operator's approval), and the run's original target.
+fn resumed_layout(
+    context: &Context,
+    run_id: &str,
+    selection: &Selection,
+) -> Result<(Layout, Option<i64>), CliError> {
+    if !selection.is_everything() {
+        return Err(CliError::Invalid(
+            "--resume continues a run with the tenants it selected; --tenant, --tag and --wave do not apply".into(),
+        ));
+    }
+    let reader = Reader::open(&context.fleet.ledger_path)?;
+    let run = reader.run(run_id)?;
+    if run.status != "paused" {
+        return Err(CliError::Invalid(format!(
+            "run {run_id} is {}; only a paused run can be resumed",
+            run.status
+        )));
+    }
+    let queued: Vec<String> = reader
+        .run_tenants(run_id)?
+        .into_iter()
+        .filter(|t| t.status == "queued")
+        .map(|t| t.tenant)
+        .collect();
+    if let Some(gone) = queued
+        .iter()
+        .find(|id| !context.tenants.iter().any(|t| &t.id == *id))
+    {
+        return Err(CliError::Invalid(format!(
+            "run {run_id} cannot be resumed: its tenant {gone:?} is no longer in the fleet"
+        )));
+    }
+    let mut layout = Selection {
+        tenants: queued,
+        ..Selection::default()
+    }
+    .layout(&context.fleet.waves, &context.tenants)?;
+    let first = layout
+        .waves
+        .iter()
+        .position(|(_, tenants)| !tenants.is_empty())
+        .unwrap_or(layout.waves.len());
+    layout.waves.drain(..first);
+    if let Some((wave, _)) = layout.waves.first_mut() {
+        wave.gate = None;
+        wave.bake = None;
+    }
+    Ok((layout, run.target_version))
 }
