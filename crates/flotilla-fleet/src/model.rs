@@ -195,6 +195,31 @@ impl WaveSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// One more failure never brings a wave back within budget, and the count limit is exact.
+        #[test]
+        fn budgets_are_monotone_in_failures(
+            max_failures in proptest::option::of(0u64..10),
+            rate in proptest::option::of(0.0f64..1.0),
+            min_sample in 0u64..30,
+            finished in 0u64..100,
+            failed_fraction in 0.0f64..1.0,
+        ) {
+            let budget = Budget { max_failures, max_failure_rate: rate, min_sample };
+            let failed = (finished as f64 * failed_fraction) as u64;
+            if budget.exceeded(failed, finished) && failed < finished {
+                prop_assert!(budget.exceeded(failed + 1, finished));
+            }
+            if let (Some(max), None) = (max_failures, rate) {
+                prop_assert_eq!(budget.exceeded(failed, finished), failed > max);
+            }
+            if max_failures.is_none() && finished < min_sample {
+                prop_assert!(!budget.exceeded(failed, finished), "judged before min_sample");
+            }
+        }
+    }
 
     #[test]
     fn budget_by_count_and_by_rate() {

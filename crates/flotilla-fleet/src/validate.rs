@@ -597,8 +597,10 @@ impl Checker<'_> {
                 *m.get_ref() as u64
             }
         });
-        if w.min_sample.is_some() && max_failure_rate.is_none() && w.max_failure_rate.is_none() {
-            let at = self.at(w.min_sample.as_ref().expect("checked"));
+        if let Some(sample) = &w.min_sample
+            && w.max_failure_rate.is_none()
+        {
+            let at = self.at(sample);
             self.problem(
                 at,
                 format!("wave {name:?}: min_sample only applies together with max_failure_rate"),
