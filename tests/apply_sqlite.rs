@@ -97,15 +97,18 @@ fn a_fresh_fleet_reaches_the_newest_version_and_a_second_apply_changes_nothing()
         .unwrap();
     assert_eq!(attempts, 72);
 
-    let modified: Vec<_> = ids(12)
-        .iter()
-        .map(|id| {
-            std::fs::metadata(s.path(&format!("tenants/{id}.db")))
-                .unwrap()
-                .modified()
-                .unwrap()
-        })
-        .collect();
+    let mtimes = || -> Vec<_> {
+        ids(12)
+            .iter()
+            .map(|id| {
+                std::fs::metadata(s.path(&format!("tenants/{id}.db")))
+                    .unwrap()
+                    .modified()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let modified = mtimes();
     let (code, again) = s.json(&["apply"]);
     assert_eq!(code, 0);
     assert_eq!(again["run_id"], Value::Null, "a no-op apply records no run");
@@ -116,15 +119,7 @@ fn a_fresh_fleet_reaches_the_newest_version_and_a_second_apply_changes_nothing()
             .iter()
             .all(|t| t["status"] == "skipped" && t["applied"] == serde_json::json!([]))
     );
-    let after: Vec<_> = ids(12)
-        .iter()
-        .map(|id| {
-            std::fs::metadata(s.path(&format!("tenants/{id}.db")))
-                .unwrap()
-                .modified()
-                .unwrap()
-        })
-        .collect();
+    let after = mtimes();
     assert_eq!(modified, after, "a no-op apply wrote to a tenant");
     let text = stdout(&s.run(&["apply"]));
     assert!(

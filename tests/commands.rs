@@ -70,14 +70,8 @@ fn status_and_runs_print_the_documented_json_and_accept_global_options_anywhere(
 
     let (_, status) = s.json(&["status"]);
     let row = &status["tenants"][0];
-    let keys: Vec<&str> = row
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        keys(&row),
         vec![
             "id",
             "version",
@@ -102,14 +96,8 @@ fn status_and_runs_print_the_documented_json_and_accept_global_options_anywhere(
         .unwrap();
     let runs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let run = &runs["runs"][0];
-    let keys: Vec<&str> = run
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        keys(&run),
         vec![
             "run_id",
             "command",
@@ -121,14 +109,8 @@ fn status_and_runs_print_the_documented_json_and_accept_global_options_anywhere(
     );
 
     let (_, recorded) = s.json(&["runs", run["run_id"].as_str().unwrap()]);
-    let keys: Vec<&str> = recorded
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        keys(&recorded),
         vec![
             "run_id",
             "command",
@@ -140,14 +122,8 @@ fn status_and_runs_print_the_documented_json_and_accept_global_options_anywhere(
     );
     assert_eq!(recorded["tenants"], applied["tenants"]);
     assert_eq!(recorded["waves"], applied["waves"]);
-    let tenant_keys: Vec<&str> = recorded["tenants"][0]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        tenant_keys,
+        keys(&recorded["tenants"][0]),
         vec![
             "id",
             "wave",

@@ -117,7 +117,9 @@ fn server_tenants_are_refused_by_name_not_ignored() {
 
 #[test]
 fn migration_directory_errors_name_the_files() {
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    // (files to add to a good directory, fragments the error must contain)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
         (
             &[
                 ("1_a.sql", "-- migrate:up\nSELECT 1;\n"),

@@ -83,7 +83,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LedgerError> {
     let known = STEPS.len() as i64;
     // The common case, an up-to-date ledger, needs no write lock: readers must not queue behind a
     // running coordinator's writer just to learn there is nothing to migrate.
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).at(path)?;
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .at(path)?;
     if current == known {
         return Ok(());
     }

@@ -5,6 +5,8 @@
 
 mod coordinator;
 mod event;
+#[cfg(test)]
+mod fixtures;
 mod plan;
 mod report;
 mod survey;

@@ -247,57 +247,12 @@ fn plan_tenant(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flotilla_fleet::{Location, SqliteTarget, Target};
-    use flotilla_migrations::{Migration, Section, checksum};
-    use flotilla_tenant::{AppliedRow, Origin};
+    use crate::fixtures::{self, set, tenant};
+    use flotilla_tenant::AppliedRow;
     use proptest::prelude::*;
 
-    fn tenant(id: &str, tags: &[&str]) -> Tenant {
-        Tenant {
-            id: id.into(),
-            target: Target::Sqlite(SqliteTarget {
-                path: format!("{id}.db").into(),
-                create: false,
-            }),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-            origin: Origin::Listed(Location::default()),
-        }
-    }
-
     fn wave(name: &str, tags: &[&str]) -> WaveSpec {
-        WaveSpec {
-            name: name.into(),
-            ids: Vec::new(),
-            tags: tags.iter().map(|s| s.to_string()).collect(),
-            percent: None,
-            budget: Budget::default(),
-            bake: None,
-            gate: None,
-            location: Location::default(),
-        }
-    }
-
-    fn set(versions: &[i64]) -> MigrationSet {
-        let migrations = versions
-            .iter()
-            .map(|&v| {
-                let sql = format!("SELECT {v};");
-                let up = Section {
-                    sql: sql.clone(),
-                    transactional: true,
-                    path: "x.sql".into(),
-                    line: 2,
-                };
-                Migration {
-                    version: v,
-                    name: format!("m{v}"),
-                    checksum: checksum(&sql),
-                    up,
-                    down: None,
-                }
-            })
-            .collect();
-        MigrationSet::new("migrations".into(), migrations)
+        fixtures::wave(name, &[], tags, None)
     }
 
     fn state(set: &MigrationSet, versions: &[i64]) -> TenantState {

@@ -53,34 +53,8 @@ pub fn assign_waves(waves: &[WaveSpec], tenants: &[Tenant]) -> (Vec<Vec<usize>>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flotilla_fleet::{Budget, Location, SqliteTarget, Target};
-    use flotilla_tenant::Origin;
+    use crate::fixtures::{tenant, wave};
     use proptest::prelude::*;
-
-    fn tenant(id: &str, tags: &[&str]) -> Tenant {
-        Tenant {
-            id: id.into(),
-            target: Target::Sqlite(SqliteTarget {
-                path: format!("{id}.db").into(),
-                create: false,
-            }),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-            origin: Origin::Listed(Location::default()),
-        }
-    }
-
-    fn wave(name: &str, ids: &[&str], tags: &[&str], percent: Option<f64>) -> WaveSpec {
-        WaveSpec {
-            name: name.into(),
-            ids: ids.iter().map(|s| s.to_string()).collect(),
-            tags: tags.iter().map(|s| s.to_string()).collect(),
-            percent,
-            budget: Budget::default(),
-            bake: None,
-            gate: None,
-            location: Location::default(),
-        }
-    }
 
     #[test]
     fn first_matching_wave_wins_and_catch_all_takes_the_rest() {
