@@ -553,3 +553,108 @@ fn a_manual_gate_pauses_the_run_and_resume_finishes_it() {
     assert_eq!(code(&again), 2);
     assert!(stderr(&again).contains("only a paused run can be resumed"));
 }
+
+/// c1 and c2 are canaries, r1 and r2 the gated rest; `canary_budget` is the canary wave's extra keys.
+fn gated_fleet(s: &Scratch, canary_budget: &str) {
+    six_migrations(s);
+    let mut fleet = sqlite_tenants(&["c1", "c2"], &["canary"]);
+    fleet.push_str(&sqlite_tenants(&["r1", "r2"], &[]));
+    fleet.push_str(&format!(
+        "[[waves]]\nname = \"canary\"\ntags = [\"canary\"]\n{canary_budget}\n\n[[waves]]\nname = \"rest\"\ngate = \"manual\"\nbake = \"1h\"\n"
+    ));
+    s.fleet(&fleet);
+}
+
+#[test]
+fn a_wave_the_selection_leaves_empty_neither_gates_nor_bakes() {
+    let s = Scratch::new();
+    gated_fleet(&s, "");
+    // The rest wave bakes for an hour and is gated: were it not skipped, this would pause or hang.
+    let (code, doc) = s.json(&["apply", "--tenant", "c1"]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["status"], "succeeded");
+    assert_eq!(doc["tenants"].as_array().unwrap().len(), 1);
+    assert!(
+        !s.path("tenants/c2.db").exists(),
+        "a tenant outside the selection was touched"
+    );
+}
+
+#[test]
+fn a_failure_before_a_gate_is_not_forgotten_when_the_run_resumes() {
+    let s = Scratch::new();
+    gated_fleet(&s, "max_failures = 1");
+    std::fs::create_dir_all(s.path("tenants")).unwrap();
+    rusqlite::Connection::open(s.path("tenants/c2.db"))
+        .unwrap()
+        .execute_batch("CREATE TABLE users (legacy INTEGER);")
+        .unwrap();
+    let (code, doc) = s.json(&["apply"]);
+    assert_eq!(
+        code, 1,
+        "a paused run with a failed tenant still exits 1: {doc}"
+    );
+    assert_eq!(doc["status"], "paused");
+    let run_id = doc["run_id"].as_str().unwrap().to_string();
+    let (code, resumed) = s.json(&["apply", "--resume", &run_id]);
+    assert_eq!(code, 1, "{resumed}");
+    assert_eq!(resumed["status"], "failed");
+    assert_eq!(tenant_json(&resumed, "r1")["status"], "succeeded");
+    let (_, recorded) = s.json(&["runs", &run_id]);
+    assert_eq!(recorded["status"], "failed");
+    assert_eq!(tenant_json(&recorded, "c2")["status"], "failed");
+}
+
+#[test]
+fn a_rate_budget_still_judges_a_wave_smaller_than_its_min_sample() {
+    let s = Scratch::new();
+    gated_fleet(&s, "max_failure_rate = 0.05\nmin_sample = 20");
+    std::fs::create_dir_all(s.path("tenants")).unwrap();
+    for id in ["c1", "c2"] {
+        rusqlite::Connection::open(s.path(&format!("tenants/{id}.db")))
+            .unwrap()
+            .execute_batch("CREATE TABLE users (legacy INTEGER);")
+            .unwrap();
+    }
+    let (code, doc) = s.json(&["apply"]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["status"], "halted", "{doc}");
+    assert_eq!(tenant_json(&doc, "r1")["status"], "halted");
+}
+
+#[test]
+fn a_timeout_outside_a_transaction_reports_the_version_and_the_dirty_row() {
+    let s = Scratch::new();
+    s.migration(
+        V1,
+        "create_accounts",
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY);",
+        None,
+    );
+    // A statement that runs for many seconds, outside a transaction.
+    s.write(
+        &format!("migrations/{V2}_slow.sql"),
+        "-- migrate:up transaction:false\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c;\n",
+    );
+    s.fleet(&format!(
+        "[policy]\ntenant_timeout = \"300ms\"\n\n{}",
+        sqlite_tenants(&["solo"], &[])
+    ));
+    let (code, doc) = s.json(&["apply"]);
+    assert_eq!(code, 1);
+    let solo = tenant_json(&doc, "solo");
+    assert_eq!(solo["error"]["version"], V2, "{solo}");
+    assert!(
+        solo["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("timeout"),
+        "{solo}"
+    );
+    assert_eq!(solo["applied"], serde_json::json!([V1]));
+    let (_, status) = s.json(&["status"]);
+    assert_eq!(
+        status["tenants"][0]["dirty"], true,
+        "the ledger must know about the dirty row: {status}"
+    );
+}

@@ -71,16 +71,18 @@ fn status_and_runs_print_the_documented_json_and_accept_global_options_anywhere(
     let (_, status) = s.json(&["status"]);
     let row = &status["tenants"][0];
     assert_eq!(
-        keys(&row),
+        keys(row),
         vec![
             "id",
             "version",
             "pending",
             "dirty",
             "last_run",
-            "last_status"
+            "last_status",
+            "error"
         ]
     );
+    assert_eq!(row["error"], serde_json::Value::Null);
     assert_eq!(row["version"], 1);
     assert_eq!(row["pending"], 1);
     let (_, live) = s.json(&["status", "--live"]);
@@ -97,7 +99,7 @@ fn status_and_runs_print_the_documented_json_and_accept_global_options_anywhere(
     let runs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let run = &runs["runs"][0];
     assert_eq!(
-        keys(&run),
+        keys(run),
         vec![
             "run_id",
             "command",

@@ -1,5 +1,5 @@
 //! The validated fleet: what the planner, the executor and the reporters work from. Paths are
-//! absolute (resolved against the fleet file's directory), environment variables are expanded, and
+//! resolved against the fleet file's directory, environment variables are expanded, and
 //! every entry remembers where it was declared so later errors can still point at the file.
 
 use std::path::PathBuf;
@@ -122,8 +122,10 @@ pub struct TenantSpec {
 
 #[derive(Debug, Clone)]
 pub enum DiscoverSource {
-    /// Absolute glob; every match is a SQLite tenant whose id is the file stem.
-    SqliteGlob(String),
+    /// A glob relative to `dir` (the fleet file's directory) unless absolute; every match is a SQLite
+    /// tenant whose id is the file stem. Kept apart from `dir` so that a directory name holding
+    /// `[`, `*` or `?` is not read as a pattern.
+    SqliteGlob { dir: PathBuf, pattern: String },
     /// Schemas of `server` whose name is `LIKE` the pattern; id = schema name.
     Schemas { server: String, like: String },
     /// Rows `(id, url)` or `(id, schema)` from a query on `server`.

@@ -397,9 +397,12 @@ impl Checker<'_> {
             let known_server =
                 |name: &Spanned<String>| servers.iter().any(|s| &s.name == name.get_ref());
             let source = match (&d.sqlite, &d.server, &d.schemas, &d.query) {
-                (Some(glob), None, None, None) => self
-                    .path(glob)
-                    .map(|p| DiscoverSource::SqliteGlob(p.to_string_lossy().into_owned())),
+                (Some(glob), None, None, None) => {
+                    self.expand(glob).map(|pattern| DiscoverSource::SqliteGlob {
+                        dir: self.dir.to_path_buf(),
+                        pattern,
+                    })
+                }
                 (None, Some(server), Some(like), None) if known_server(server) => {
                     Some(DiscoverSource::Schemas {
                         server: server.get_ref().clone(),

@@ -25,6 +25,9 @@ pub enum Op {
         target_version: Option<i64>,
         fleet: String,
     },
+    /// Runs still marked running when a coordinator takes the ledger's lock were left by a process
+    /// that died; they become interrupted.
+    AbandonedRunsInterrupted { at: String },
     /// A paused run continues: it is running again and not finished.
     RunResumed { run_id: String },
     /// The run's tenants, in plan order: `(tenant, wave, wave_index)`, all queued.
@@ -183,6 +186,12 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<()> {
                  VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![run_id, command, started_at, parent_run, target_version, fleet, std::process::id()])?;
+        }
+        Op::AbandonedRunsInterrupted { at } => {
+            conn.prepare_cached(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'",
+            )?
+            .execute(params![at])?;
         }
         Op::RunResumed { run_id } => {
             conn.prepare_cached(

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::checksum::checksum;
 use crate::error::{LoadError, Problem};
-use crate::parse::{LineError, RawSection, parse_native, parse_pair_half};
+use crate::parse::{LineError, RawSection, is_empty_sql, parse_native, parse_pair_half};
 
 /// One section (up or down) of a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +134,8 @@ struct Entry {
     down: Option<PathBuf>,
     /// Every file that claimed this version, for the duplicate message.
     files: Vec<PathBuf>,
+    /// An up/down pair whose names differ (`1_a.up.sql` with `1_b.down.sql`).
+    mismatched: bool,
 }
 
 /// Loads and validates every migration in `dir`. Every problem in the directory is reported at once.
@@ -184,6 +186,8 @@ pub fn load_dir(dir: &Path) -> Result<MigrationSet, LoadError> {
         }
         if entry.name.is_empty() {
             entry.name = parsed.name;
+        } else if entry.name != parsed.name {
+            entry.mismatched = true;
         }
     }
 
@@ -191,6 +195,22 @@ pub fn load_dir(dir: &Path) -> Result<MigrationSet, LoadError> {
     for (version, entry) in by_version {
         if let Some(problem) = duplicate_problem(version, &entry) {
             problems.push(problem);
+            continue;
+        }
+        if entry.mismatched {
+            let names: Vec<String> = entry
+                .files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            problems.push(Problem {
+                path: entry.files[0].clone(),
+                line: None,
+                message: format!(
+                    "the up and down files of version {version} have different names: {}",
+                    names.join(" and ")
+                ),
+            });
             continue;
         }
         match build(version, entry) {
@@ -277,11 +297,7 @@ fn build(version: i64, entry: Entry) -> Result<Migration, Vec<Problem>> {
         };
         match (up, down) {
             (Ok(up), Ok(down)) => {
-                let down = down.filter(|d| {
-                    !d.sql
-                        .lines()
-                        .all(|l| l.trim().is_empty() || l.trim().starts_with("--"))
-                });
+                let down = down.filter(|d| !is_empty_sql(&d.sql));
                 (
                     section(up, up_path),
                     down.map(|d| section(d, entry.down.as_deref().expect("down path"))),
@@ -375,6 +391,17 @@ mod tests {
             "{}",
             found[0]
         );
+    }
+
+    #[test]
+    fn a_pair_must_share_its_name() {
+        let dir = dir_with(&[
+            ("1_a.up.sql", "SELECT 1;\n"),
+            ("1_b.down.sql", "SELECT 2;\n"),
+        ]);
+        let found = problems(&dir);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("different names"), "{}", found[0]);
     }
 
     #[test]

@@ -206,7 +206,7 @@ fn is_blank_or_comment(line: &str) -> bool {
 }
 
 /// True when a section holds nothing but whitespace and `--` comments.
-fn is_empty_sql(sql: &str) -> bool {
+pub(crate) fn is_empty_sql(sql: &str) -> bool {
     sql.lines().all(is_blank_or_comment)
 }
 

@@ -25,7 +25,6 @@ pub struct StatusRow {
     pub dirty: Option<bool>,
     pub last_run: Option<String>,
     pub last_status: Option<String>,
-    /// Why a live read failed.
-    #[serde(skip)]
-    pub problem: Option<String>,
+    /// Why the tenant cannot be migrated as read live (unreachable, dirty, edited migration).
+    pub error: Option<String>,
 }

@@ -200,8 +200,8 @@ pub fn status_text(rows: &[StatusRow], live: bool) -> String {
             Some(false) => "no",
             None => "?",
         };
-        let result = match &row.problem {
-            Some(problem) => problem.clone(),
+        let result = match &row.error {
+            Some(error) => error.clone(),
             None => row.last_status.clone().unwrap_or_else(|| "-".into()),
         };
         let _ = writeln!(

@@ -26,6 +26,9 @@ pub struct Execution<'a> {
     pub command: String,
     pub set: &'a MigrationSet,
     pub policy: &'a Policy,
+    /// Tenants that failed in this run before it paused; a resumed run that ends without further
+    /// failures is still `failed`.
+    pub earlier_failures: usize,
 }
 
 /// Executes `plan` wave by wave and returns the run's report; every step is also told to `sinks`.
@@ -53,51 +56,54 @@ pub async fn execute(
         tenant_timeout: execution.policy.tenant_timeout,
     };
     let mut results: Vec<TenantResult> = Vec::new();
-    let mut halted = false;
-    let mut paused = false;
-    let mut any_ran = false;
+    let mut stopped: Option<RunStatus> = None;
+    let mut earlier_wave = false;
+    let mut any_started = false;
     for (index, wave) in plan.waves.iter().enumerate() {
-        if halted || paused {
-            let status = if halted {
-                TenantStatus::Halted
-            } else {
-                TenantStatus::Queued
-            };
-            let mut report = WaveReport {
-                name: wave.name.clone(),
-                tenants: wave.tenants.len(),
-                ..Default::default()
-            };
-            for planned in &wave.tenants {
-                let result = unstarted(planned, &wave.name, status);
-                report.count(status);
-                if halted {
-                    emit(Event::TenantFinished {
-                        result: &result,
-                        observed: None,
-                        duration_ms: None,
-                    });
+        match stopped {
+            Some(RunStatus::Halted) => {
+                let mut report = WaveReport {
+                    name: wave.name.clone(),
+                    tenants: wave.tenants.len(),
+                    ..Default::default()
+                };
+                for planned in &wave.tenants {
+                    results.push(halt(planned, &wave.name, &mut report, &mut emit));
                 }
-                results.push(result);
-            }
-            if halted {
                 emit(Event::WaveFinished {
                     index,
                     report: &report,
                     halted: true,
                 });
+                continue;
             }
+            Some(_) => {
+                results.extend(
+                    wave.tenants
+                        .iter()
+                        .map(|t| unstarted(t, &wave.name, TenantStatus::Queued)),
+                );
+                continue;
+            }
+            None => {}
+        }
+        // A wave the selection left empty neither gates nor bakes: there is nothing to approve.
+        if wave.tenants.is_empty() {
             continue;
         }
-        if wave.gate == Some(Gate::Manual) && index > 0 {
-            paused = true;
+        // Starting a run approves its first wave; a gate stops the run before any later one.
+        if wave.gate == Some(Gate::Manual) && earlier_wave {
+            stopped = Some(RunStatus::Paused);
             emit(Event::Paused { wave: &wave.name });
-            for planned in &wave.tenants {
-                results.push(unstarted(planned, &wave.name, TenantStatus::Queued));
-            }
+            results.extend(
+                wave.tenants
+                    .iter()
+                    .map(|t| unstarted(t, &wave.name, TenantStatus::Queued)),
+            );
             continue;
         }
-        if let Some(bake) = wave.bake.filter(|_| any_ran) {
+        earlier_wave = true;
+        if let Some(bake) = wave.bake.filter(|_| any_started) {
             emit(Event::Baking { index, wave });
             tokio::time::sleep(bake).await;
         }
@@ -111,8 +117,10 @@ pub async fn execute(
             &mut emit,
         )
         .await;
-        any_ran = true;
-        halted = outcome.halted;
+        any_started |= outcome.started;
+        if outcome.halted {
+            stopped = Some(RunStatus::Halted);
+        }
         emit(Event::WaveFinished {
             index,
             report: &outcome.report,
@@ -121,14 +129,12 @@ pub async fn execute(
         results.extend(outcome.results);
     }
 
-    let status = if halted {
-        RunStatus::Halted
-    } else if paused {
-        RunStatus::Paused
-    } else if results.iter().any(|r| r.status == TenantStatus::Failed) {
-        RunStatus::Failed
-    } else {
-        RunStatus::Succeeded
+    let failed =
+        execution.earlier_failures > 0 || results.iter().any(|r| r.status == TenantStatus::Failed);
+    let status = match stopped {
+        Some(stop) => stop,
+        None if failed => RunStatus::Failed,
+        None => RunStatus::Succeeded,
     };
     let report = RunReport {
         run_id: Some(execution.run_id.clone()),
@@ -146,6 +152,8 @@ struct WaveOutcome {
     results: Vec<TenantResult>,
     report: WaveReport,
     halted: bool,
+    /// Whether any tenant of the wave was started (and so a later wave's bake means something).
+    started: bool,
 }
 
 async fn run_wave(
@@ -166,7 +174,20 @@ async fn run_wave(
     let mut in_flight = FuturesUnordered::new();
     let mut next = 0;
     let mut stop = false;
+    let mut started = false;
     let target = plan.target;
+    // A rate is only judged after `min_sample` tenants finished, but a wave smaller than that must
+    // still be judged once it is done, or a canary wave where everything failed would let the next
+    // wave start.
+    let judged = wave
+        .tenants
+        .iter()
+        .filter(|t| t.blocked.is_some() || t.has_work())
+        .count() as u64;
+    let budget = flotilla_fleet::Budget {
+        min_sample: wave.budget.min_sample.min(judged),
+        ..wave.budget
+    };
 
     // Records a finished tenant and applies the wave's failure budget to it.
     let mut finish = |i: usize,
@@ -183,7 +204,7 @@ async fn run_wave(
         });
         results[i] = Some(result);
         let finished = (report.succeeded + report.failed) as u64;
-        wave.budget.exceeded(report.failed as u64, finished)
+        budget.exceeded(report.failed as u64, finished)
     };
 
     loop {
@@ -199,6 +220,7 @@ async fn run_wave(
                 let result = unstarted(planned, &wave.name, TenantStatus::Skipped);
                 stop |= finish(i, result, None, None, &mut report, &mut *emit);
             } else {
+                started = true;
                 emit(Event::TenantStarted {
                     wave: &wave.name,
                     tenant: &planned.tenant.id,
@@ -242,16 +264,7 @@ async fn run_wave(
         .into_iter()
         .zip(&wave.tenants)
         .map(|(result, planned)| {
-            result.unwrap_or_else(|| {
-                let result = unstarted(planned, &wave.name, TenantStatus::Halted);
-                report.count(TenantStatus::Halted);
-                emit(Event::TenantFinished {
-                    result: &result,
-                    observed: None,
-                    duration_ms: None,
-                });
-                result
-            })
+            result.unwrap_or_else(|| halt(planned, &wave.name, &mut report, &mut *emit))
         })
         .collect();
     // Exceeding the budget halts the rollout even when it happens on the wave's last tenant: later
@@ -260,7 +273,25 @@ async fn run_wave(
         results,
         report,
         halted: stop,
+        started,
     }
+}
+
+/// Records a tenant that will not start because the rollout halted.
+fn halt(
+    planned: &PlannedTenant,
+    wave: &str,
+    report: &mut WaveReport,
+    emit: &mut dyn FnMut(Event<'_>),
+) -> TenantResult {
+    let result = unstarted(planned, wave, TenantStatus::Halted);
+    report.count(TenantStatus::Halted);
+    emit(Event::TenantFinished {
+        result: &result,
+        observed: None,
+        duration_ms: None,
+    });
+    result
 }
 
 /// A tenant that did not run: skipped, halted, queued behind a gate, or refused by the survey.
@@ -288,7 +319,7 @@ fn ran(planned: &PlannedTenant, wave: &str, run: TenantRun) -> TenantResult {
         status,
         from_version: run.state.as_ref().map_or(planned.current, |s| s.version()),
         to_version: run.to_version,
-        applied: run.applied.iter().map(|s| s.version).collect(),
+        applied: run.applied_versions(),
         error: run.error.as_ref().map(error_info),
     }
 }
@@ -300,17 +331,17 @@ fn error_info(error: &TenantError) -> ErrorInfo {
     }
 }
 
-/// What the tenant's tracking table holds after the run, from what was read plus what committed.
+/// What the tenant's tracking table holds after the run: as re-read after a failure, or else as
+/// read before plus what committed.
 fn observed_state(run: &TenantRun) -> Option<(Vec<i64>, Option<i64>)> {
+    if let Some(after) = &run.after {
+        return Some((
+            after.applied.iter().map(|r| r.version).collect(),
+            after.dirty(),
+        ));
+    }
     let state = run.state.as_ref()?;
     let mut versions: BTreeSet<i64> = state.applied.iter().map(|r| r.version).collect();
     versions.extend(run.applied.iter().map(|s| s.version));
-    let dirty = match &run.error {
-        Some(TenantError::Dirtied { version, .. }) => {
-            versions.insert(*version);
-            Some(*version)
-        }
-        _ => state.dirty(),
-    };
-    Some((versions.into_iter().collect(), dirty))
+    Some((versions.into_iter().collect(), state.dirty()))
 }

@@ -176,11 +176,15 @@ impl RunReport {
         }
     }
 
-    /// Exit code 1 territory: a tenant failed or the rollout halted.
+    /// Exit code 1 territory: a tenant failed or the rollout halted. A run that paused after a
+    /// failure within budget is a failure too.
     pub fn is_failure(&self) -> bool {
         matches!(
             self.status,
             RunStatus::Failed | RunStatus::Halted | RunStatus::Interrupted
-        )
+        ) || self
+            .tenants
+            .iter()
+            .any(|t| t.status == TenantStatus::Failed)
     }
 }

@@ -31,7 +31,10 @@ pub fn assign_waves(waves: &[WaveSpec], tenants: &[Tenant]) -> (Vec<Vec<usize>>,
                         || tenants[i].tags.iter().any(|t| wave.tags.contains(t)))
             }));
             if let Some(percent) = wave.percent {
-                let want = ((percent / 100.0) * tenants.len() as f64).ceil() as usize;
+                // In hundredths of a percent and integers, so 7% of 100 is 7, not 7.000000000000001
+                // rounded up to 8.
+                let basis_points = (percent * 100.0).round() as usize;
+                let want = (basis_points * tenants.len()).div_ceil(10_000);
                 let mut candidates: Vec<usize> = (0..tenants.len())
                     .filter(|&i| !taken[i] && !members.contains(&i))
                     .collect();
@@ -85,6 +88,9 @@ mod tests {
         assert_eq!(assigned[0].len(), 4);
         assert_eq!(assigned[1].len(), 1);
         assert_eq!(unassigned.len(), 35);
+        let hundred: Vec<Tenant> = (0..100).map(|i| tenant(&format!("h{i:03}"), &[])).collect();
+        let (assigned, _) = assign_waves(&[wave("seven", &[], &[], Some(7.0))], &hundred);
+        assert_eq!(assigned[0].len(), 7);
     }
 
     fn ids() -> impl Strategy<Value = Vec<String>> {

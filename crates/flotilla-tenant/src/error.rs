@@ -1,7 +1,5 @@
 //! What can go wrong with one tenant, and with turning the fleet file into a list of tenants.
 
-use flotilla_fleet::Location;
-
 /// Why a tenant did not reach its target. The message is what the operator reads in the summary,
 /// the JSON document and the ledger, so it names the version and carries the database's own words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,19 +19,47 @@ pub enum TenantError {
         "dirty at version {version}: a non-transactional migration did not finish; check the tenant by hand, then delete or fix its row in flotilla_migrations"
     )]
     Dirty { version: i64 },
-    #[error("version {version} failed: {message}")]
-    Migration { version: i64, message: String },
-    #[error("version {version} failed outside a transaction and left the tenant dirty: {message}")]
-    Dirtied { version: i64, message: String },
+    #[error("version {version} ({name}) failed: {message}")]
+    Migration {
+        version: i64,
+        name: String,
+        message: String,
+    },
+    #[error(
+        "version {version} ({name}) failed outside a transaction and left the tenant dirty: {message}"
+    )]
+    Dirtied {
+        version: i64,
+        name: String,
+        message: String,
+    },
     #[error("locked by another migrator: {0}")]
     Locked(String),
     #[error("tracking table: {0}")]
     Tracking(String),
-    #[error("timeout: the tenant did not finish within {0}")]
-    Timeout(String),
+    #[error("timeout: the tenant did not finish within tenant_timeout ({after}){}", version.map(|v| format!(" while applying version {v}")).unwrap_or_default())]
+    Timeout { version: Option<i64>, after: String },
 }
 
 impl TenantError {
+    /// `migration` failed inside its transaction, which rolled back.
+    pub(crate) fn migration(migration: &flotilla_migrations::Migration, message: String) -> Self {
+        TenantError::Migration {
+            version: migration.version,
+            name: migration.name.clone(),
+            message,
+        }
+    }
+
+    /// `migration` failed after its dirty row was committed.
+    pub(crate) fn dirtied(migration: &flotilla_migrations::Migration, message: String) -> Self {
+        TenantError::Dirtied {
+            version: migration.version,
+            name: migration.name.clone(),
+            message,
+        }
+    }
+
     /// The migration version the error belongs to, when it belongs to one.
     pub fn version(&self) -> Option<i64> {
         match self {
@@ -41,6 +67,7 @@ impl TenantError {
             | TenantError::Dirty { version }
             | TenantError::Migration { version, .. }
             | TenantError::Dirtied { version, .. } => Some(*version),
+            TenantError::Timeout { version, .. } => *version,
             _ => None,
         }
     }
@@ -67,6 +94,12 @@ pub enum ResolveError {
         pattern: String,
         message: String,
     },
+    #[error("{at}: cannot list {path}: {message}")]
+    Unlistable {
+        at: String,
+        path: String,
+        message: String,
+    },
     #[error(
         "{at}: discovered tenant {id:?} ({path}) has the same id as the tenant declared at line {first}"
     )]
@@ -76,8 +109,4 @@ pub enum ResolveError {
         path: String,
         first: usize,
     },
-}
-
-pub(crate) fn at(fleet: &flotilla_fleet::Fleet, location: Location) -> String {
-    fleet.at(location)
 }

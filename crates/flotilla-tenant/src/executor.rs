@@ -34,14 +34,44 @@ pub struct Step {
 /// What happened on one tenant.
 #[derive(Debug, Clone, Default)]
 pub struct TenantRun {
-    /// Highest version before the run (None: nothing applied, or the tenant was not read).
-    pub from_version: Option<i64>,
     /// Highest version after the run, as committed.
     pub to_version: Option<i64>,
+    /// Migrations this run heard commit, in order.
     pub applied: Vec<Step>,
     pub error: Option<TenantError>,
     /// The tracking table as read before applying, when it could be read.
     pub state: Option<TenantState>,
+    /// The tracking table as re-read after a failure: the truth when the failure left the run
+    /// unsure (a timeout can land between a COMMIT being sent and its answer, a non-transactional
+    /// migration can leave a dirty row).
+    pub after: Option<TenantState>,
+    /// The first version of the unit of work in progress, for errors that interrupt it.
+    in_progress: Option<i64>,
+}
+
+impl TenantRun {
+    /// Highest version before the run.
+    pub fn from_version(&self) -> Option<i64> {
+        self.state.as_ref().and_then(TenantState::version)
+    }
+
+    /// Versions this run applied: those heard committing, plus, after a failure, any clean row the
+    /// re-read found that was not there before.
+    pub fn applied_versions(&self) -> Vec<i64> {
+        let mut versions: Vec<i64> = self.applied.iter().map(|s| s.version).collect();
+        if let (Some(before), Some(after)) = (&self.state, &self.after) {
+            for row in after
+                .applied
+                .iter()
+                .filter(|r| !r.dirty && !before.is_applied(r.version))
+            {
+                if !versions.contains(&row.version) {
+                    versions.push(row.version);
+                }
+            }
+        }
+        versions
+    }
 }
 
 /// Reads a tenant's tracking table without changing anything: no file, table or row is created.
@@ -75,16 +105,33 @@ pub async fn apply(
     let work = apply_inner(tenant, set, target, options, &mut run, on_step);
     let outcome = tokio::time::timeout(options.tenant_timeout, work).await;
     // Dropping the unfinished future rolls back the open transaction and closes the connection.
-    let error = match outcome {
+    run.error = match outcome {
         Ok(result) => result.err(),
-        Err(_) => Some(TenantError::Timeout(humanize(options.tenant_timeout))),
+        Err(_) => Some(TenantError::Timeout {
+            version: run.in_progress,
+            after: humanize(options.tenant_timeout),
+        }),
     };
-    run.error = error;
+    if run
+        .error
+        .as_ref()
+        .is_some_and(|e| !matches!(e, TenantError::Unreachable(_)))
+    {
+        run.after = probe(tenant, options.lock_wait).await.ok();
+    }
+    let highest_after = run.after.as_ref().and_then(|a| {
+        a.applied
+            .iter()
+            .filter(|r| !r.dirty)
+            .map(|r| r.version)
+            .max()
+    });
     run.to_version = run
         .applied
         .iter()
         .map(|s| s.version)
-        .chain(run.from_version)
+        .chain(run.from_version())
+        .chain(highest_after)
         .max();
     run
 }
@@ -108,11 +155,11 @@ async fn apply_inner(
         .expect("a writable open always yields a connection");
     let result = async {
         let state = db.read_state().await?;
-        run.from_version = state.version();
         run.state = Some(state.clone());
         state.verify(set)?;
         let pending = state.pending(set, target);
         for group in groups(&pending, options.mode) {
+            run.in_progress = Some(group.migrations[0].version);
             let steps = if group.transactional {
                 db.apply_group(&group.migrations, &options.run_id).await?
             } else {

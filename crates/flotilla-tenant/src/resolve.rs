@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use flotilla_fleet::{DiscoverSource, Fleet, Location, SqliteTarget, Target};
 
-use crate::error::{ResolveError, at};
+use crate::error::ResolveError;
 
 /// Where a tenant came from, so messages can point at the fleet file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub fn resolve(fleet: &Fleet) -> Result<Vec<Tenant>, ResolveError> {
             return Err(ResolveError::Unsupported {
                 id: spec.id.clone(),
                 dialect: spec.target.dialect(),
-                at: at(fleet, spec.location),
+                at: fleet.at(spec.location),
             });
         }
         tenants.push(Tenant {
@@ -59,36 +59,52 @@ pub fn resolve(fleet: &Fleet) -> Result<Vec<Tenant>, ResolveError> {
         .map(|(i, t)| (t.id.clone(), i))
         .collect();
     for discover in &fleet.discover {
-        let pattern = match &discover.source {
-            DiscoverSource::SqliteGlob(pattern) => pattern,
+        let (dir, pattern) = match &discover.source {
+            DiscoverSource::SqliteGlob { dir, pattern } => (dir, pattern),
             DiscoverSource::Schemas { .. } | DiscoverSource::Query { .. } => {
                 return Err(ResolveError::UnsupportedDiscovery {
-                    at: at(fleet, discover.location),
+                    at: fleet.at(discover.location),
                 });
             }
         };
-        let paths = glob::glob(pattern).map_err(|e| ResolveError::BadGlob {
-            at: at(fleet, discover.location),
+        let full = if std::path::Path::new(pattern).is_absolute() {
+            pattern.clone()
+        } else {
+            format!(
+                "{}/{pattern}",
+                glob::Pattern::escape(&dir.to_string_lossy())
+            )
+        };
+        let paths = glob::glob(&full).map_err(|e| ResolveError::BadGlob {
+            at: fleet.at(discover.location),
             pattern: pattern.clone(),
             message: e.msg.to_string(),
         })?;
-        let mut found: Vec<Tenant> = paths
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .filter_map(|path| {
-                let id = path.file_stem()?.to_string_lossy().into_owned();
-                let target = Target::Sqlite(SqliteTarget {
-                    path,
-                    create: false,
-                });
-                Some(Tenant {
-                    id,
-                    target,
-                    tags: Vec::new(),
-                    origin: Origin::Discovered(discover.location),
-                })
-            })
-            .collect();
+        let mut found = Vec::new();
+        for entry in paths {
+            // An unreadable directory would silently shrink the fleet; refuse instead.
+            let path = entry.map_err(|e| ResolveError::Unlistable {
+                at: fleet.at(discover.location),
+                path: e.path().display().to_string(),
+                message: e.error().to_string(),
+            })?;
+            if !path.is_file() {
+                continue;
+            }
+            let Some(id) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+                continue;
+            };
+            let target = Target::Sqlite(SqliteTarget {
+                path,
+                create: false,
+            });
+            found.push(Tenant {
+                id,
+                target,
+                tags: Vec::new(),
+                origin: Origin::Discovered(discover.location),
+            });
+        }
         found.sort_by(|a, b| a.id.cmp(&b.id));
         for tenant in found {
             if let Some(&i) = index.get(&tenant.id) {
@@ -99,7 +115,7 @@ pub fn resolve(fleet: &Fleet) -> Result<Vec<Tenant>, ResolveError> {
                     Origin::Listed(l) | Origin::Discovered(l) => l.line,
                 };
                 return Err(ResolveError::DuplicateId {
-                    at: at(fleet, discover.location),
+                    at: fleet.at(discover.location),
                     id: tenant.id.clone(),
                     path: tenant.display_target(),
                     first,

@@ -108,10 +108,7 @@ impl SqliteTenant {
             sqlx::raw_sql(AssertSqlSafe(migration.up.sql.as_str()))
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| TenantError::Migration {
-                    version: migration.version,
-                    message: db_message(&e),
-                })?;
+                .map_err(|e| TenantError::migration(migration, db_message(&e)))?;
             let duration_ms = started.elapsed().as_millis() as i64;
             insert_row(&mut tx, migration, run_id, duration_ms, false).await?;
             steps.push(Step {
@@ -122,11 +119,12 @@ impl SqliteTenant {
             });
         }
         tx.commit().await.map_err(|e| {
-            let version = steps.last().map_or(group[0].version, |s| s.version);
-            TenantError::Migration {
-                version,
-                message: format!("commit failed: {}", db_message(&e)),
-            }
+            let last = group
+                .iter()
+                .rev()
+                .find(|m| steps.last().is_some_and(|s| s.version == m.version))
+                .unwrap_or(&group[0]);
+            TenantError::migration(last, format!("commit failed: {}", db_message(&e)))
         })?;
         self.has_table = true;
         Ok(steps)
@@ -146,7 +144,12 @@ impl SqliteTenant {
             return Ok(None);
         }
         insert_row(&mut tx, migration, run_id, 0, true).await?;
-        tx.commit().await.map_err(tracking)?;
+        tx.commit().await.map_err(|e| {
+            TenantError::migration(
+                migration,
+                format!("recording its dirty row: {}", db_message(&e)),
+            )
+        })?;
         self.has_table = true;
 
         let started = Instant::now();
@@ -154,10 +157,7 @@ impl SqliteTenant {
         sqlx::raw_sql(AssertSqlSafe(migration.up.sql.as_str()))
             .execute(&mut self.conn)
             .await
-            .map_err(|e| TenantError::Dirtied {
-                version: migration.version,
-                message: db_message(&e),
-            })?;
+            .map_err(|e| TenantError::dirtied(migration, db_message(&e)))?;
         let duration_ms = started.elapsed().as_millis() as i64;
         sqlx::query("UPDATE flotilla_migrations SET dirty = FALSE, duration_ms = ?, applied_at = ? WHERE version = ?")
             .bind(duration_ms)
@@ -165,7 +165,9 @@ impl SqliteTenant {
             .bind(migration.version)
             .execute(&mut self.conn)
             .await
-            .map_err(|e| TenantError::Dirtied { version: migration.version, message: format!("the migration ran but its row could not be marked clean: {}", db_message(&e)) })?;
+            .map_err(|e| {
+                TenantError::dirtied(migration, format!("the migration ran but its row could not be marked clean: {}", db_message(&e)))
+            })?;
         Ok(Some(Step {
             version: migration.version,
             name: migration.name.clone(),
@@ -253,7 +255,12 @@ async fn insert_row(
         .bind(dirty)
         .execute(conn)
         .await
-        .map_err(tracking)?;
+        .map_err(|e| {
+            TenantError::migration(
+                migration,
+                format!("recording its tracking row: {}", db_message(&e)),
+            )
+        })?;
     Ok(())
 }
 

@@ -1,9 +1,10 @@
 //! `flotilla apply`: survey, plan, execute in waves, record in the ledger, report. With `--resume`
 //! it continues a run that stopped at a manual gate, under the same run id.
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 
-use flotilla_ledger::{Holder, LedgerLock, Reader, Writer, new_run_id, now};
+use flotilla_ledger::{Holder, LedgerLock, Op, Reader, Writer, new_run_id, now};
 use flotilla_report::{
     LedgerRecorder, Log, Progress, plan_json, plan_text, report_json, report_text,
 };
@@ -27,12 +28,18 @@ pub async fn run(
         return Ok(Outcome::Success);
     }
     let prepare = || match &resume {
-        Some(run_id) => resumed_layout(&context, run_id, &selection)
-            .map(|(layout, to)| (run_id.clone(), layout, to)),
+        Some(run_id) => resumed_layout(&context, run_id, &selection).map(|r| (run_id.clone(), r)),
         None => {
             let layout = selection.layout(&context.fleet.waves, &context.tenants)?;
             flotilla_rollout::check_target(&context.set, to)?;
-            Ok((new_run_id(), layout, to))
+            Ok((
+                new_run_id(),
+                Resumed {
+                    layout,
+                    to,
+                    earlier_failures: 0,
+                },
+            ))
         }
     };
     // Invalid input is refused before the ledger's lock file is even created; the lock is taken
@@ -41,7 +48,14 @@ pub async fn run(
     prepare()?;
     let ledger = &context.fleet.ledger_path;
     let mut lock = LedgerLock::acquire(ledger)?;
-    let (run_id, layout, to) = prepare()?;
+    let (
+        run_id,
+        Resumed {
+            layout,
+            to,
+            earlier_failures,
+        },
+    ) = prepare()?;
     lock.announce(&Holder {
         run_id: run_id.clone(),
         command: "apply".into(),
@@ -50,6 +64,13 @@ pub async fn run(
     let policy = &context.fleet.policy;
     let states = survey(layout.tenants(), policy.concurrency, policy.lock_wait).await;
     let plan = flotilla_rollout::plan(layout, states.into_iter(), &context.set, to)?;
+    if !plan.unassigned.is_empty() {
+        tracing::warn!(
+            "{} tenant(s) belong to no wave and are not migrated (add a wave without a selector to take them): {}",
+            plan.unassigned.len(),
+            plan.unassigned.join(", ")
+        );
+    }
     if plan.is_noop() && resume.is_none() {
         let report = RunReport::noop("apply", &plan);
         crate::output::print(global, || report_text(&report), || report_json(&report));
@@ -57,6 +78,8 @@ pub async fn run(
     }
 
     let writer = Writer::start(ledger)?;
+    // Holding the lock proves no other coordinator is alive: a run still marked running died.
+    writer.send(Op::AbandonedRunsInterrupted { at: now() });
     let report = {
         let fleet = context.fleet.path.display().to_string();
         let mut recorder = match resume {
@@ -74,17 +97,29 @@ pub async fn run(
             command: "apply".into(),
             set: &context.set,
             policy,
+            earlier_failures,
         };
         execute(&plan, &execution, &mut sinks).await
     };
-    writer.finish()?;
+    // The tenants' tracking tables already hold the outcome, so the report is printed even when
+    // the ledger could not record all of it; the ledger error then decides the exit code.
+    let recorded = writer.finish();
     drop(lock);
     crate::output::print(global, || report_text(&report), || report_json(&report));
+    recorded?;
     Ok(if report.is_failure() {
         Outcome::TenantsFailed
     } else {
         Outcome::Success
     })
+}
+
+/// What a run works on: its layout, its target version, and (when resumed) how many of its
+/// tenants failed before it paused.
+struct Resumed {
+    layout: Layout,
+    to: Option<i64>,
+    earlier_failures: usize,
 }
 
 /// The rest of a paused run: its tenants still queued, in the fleet's waves from the gated one on,
@@ -93,7 +128,7 @@ fn resumed_layout(
     context: &Context,
     run_id: &str,
     selection: &Selection,
-) -> Result<(Layout, Option<i64>), CliError> {
+) -> Result<Resumed, CliError> {
     if !selection.is_everything() {
         return Err(CliError::Invalid(
             "--resume continues a run with the tenants it selected; --tenant, --tag and --wave do not apply".into(),
@@ -107,34 +142,46 @@ fn resumed_layout(
             run.status
         )));
     }
-    let queued: Vec<String> = reader
-        .run_tenants(run_id)?
-        .into_iter()
+    let tenants = reader.run_tenants(run_id)?;
+    let earlier_failures = tenants.iter().filter(|t| t.status == "failed").count();
+    let queued: HashSet<&str> = tenants
+        .iter()
         .filter(|t| t.status == "queued")
-        .map(|t| t.tenant)
+        .map(|t| t.tenant.as_str())
         .collect();
+    if queued.is_empty() {
+        return Err(CliError::Invalid(format!(
+            "run {run_id} has no queued tenants left to resume"
+        )));
+    }
     if let Some(gone) = queued
         .iter()
-        .find(|id| !context.tenants.iter().any(|t| &t.id == *id))
+        .find(|id| !context.tenants.iter().any(|t| t.id == **id))
     {
         return Err(CliError::Invalid(format!(
             "run {run_id} cannot be resumed: its tenant {gone:?} is no longer in the fleet"
         )));
     }
-    let mut layout = Selection {
-        tenants: queued,
-        ..Selection::default()
+    // Waves are assigned over the whole fleet, as when the run started, then narrowed to exactly
+    // the run's queued tenants.
+    let mut layout = Selection::default().layout(&context.fleet.waves, &context.tenants)?;
+    for (_, members) in &mut layout.waves {
+        members.retain(|t| queued.contains(t.id.as_str()));
     }
-    .layout(&context.fleet.waves, &context.tenants)?;
+    layout.unassigned.clear();
     let first = layout
         .waves
         .iter()
-        .position(|(_, tenants)| !tenants.is_empty())
+        .position(|(_, members)| !members.is_empty())
         .unwrap_or(layout.waves.len());
     layout.waves.drain(..first);
     if let Some((wave, _)) = layout.waves.first_mut() {
         wave.gate = None;
         wave.bake = None;
     }
-    Ok((layout, run.target_version))
+    Ok(Resumed {
+        layout,
+        to: run.target_version,
+        earlier_failures,
+    })
 }

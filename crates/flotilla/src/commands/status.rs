@@ -49,7 +49,7 @@ pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Ou
                 dirty: None,
                 last_run: record.and_then(|r| r.last_run.clone()),
                 last_status: record.and_then(|r| r.last_status.clone()),
-                problem: None,
+                error: None,
             };
             match state {
                 Ok(state) => {
@@ -57,9 +57,9 @@ pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Ou
                     row.version = state.version();
                     row.pending = Some(pending_of(&versions));
                     row.dirty = Some(state.dirty().is_some());
-                    row.problem = state.verify(&context.set).err().map(|e| e.to_string());
+                    row.error = state.verify(&context.set).err().map(|e| e.to_string());
                 }
-                Err(e) => row.problem = Some(e.to_string()),
+                Err(e) => row.error = Some(e.to_string()),
             }
             rows.push(row);
         }
@@ -73,7 +73,7 @@ pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Ou
                     dirty: Some(record.dirty_version.is_some()),
                     last_run: record.last_run.clone(),
                     last_status: record.last_status.clone(),
-                    problem: None,
+                    error: None,
                 },
                 None => StatusRow {
                     id: tenant.id.clone(),
@@ -82,7 +82,7 @@ pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Ou
                     dirty: None,
                     last_run: None,
                     last_status: None,
-                    problem: None,
+                    error: None,
                 },
             };
             rows.push(row);
