@@ -3,8 +3,9 @@
 //! everything sent before it to be committed.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
@@ -13,6 +14,11 @@ use crate::error::{Context, LedgerError};
 /// The most operations committed in one transaction; beyond it the writer commits and goes on, so
 /// a reader never waits long behind one huge batch.
 const MAX_BATCH: usize = 4096;
+
+/// How long the writer gathers operations after the first one before committing. Events arrive a
+/// few at a time as tenants finish; without a window every wake-up would be its own commit. A crash
+/// loses at most this much history, which the tracking tables still hold.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
 
 /// One change to the ledger.
 #[derive(Debug, Clone)]
@@ -144,11 +150,13 @@ fn write_loop(
             Ok(Message::Op(op)) => batch.push(op),
             Ok(Message::Finish) | Err(_) => finished = true,
         }
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
+        let deadline = Instant::now() + BATCH_WINDOW;
+        while !finished && batch.len() < MAX_BATCH {
+            match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(Message::Op(op)) => batch.push(op),
                 Ok(Message::Finish) => finished = true,
-                Err(_) => break,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => finished = true,
             }
         }
         if batch.is_empty() {

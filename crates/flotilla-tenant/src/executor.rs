@@ -79,7 +79,7 @@ pub async fn probe(tenant: &Tenant, lock_wait: Duration) -> Result<TenantState, 
     match &tenant.target {
         Target::Sqlite(target) => match SqliteTenant::open(target, lock_wait, true).await? {
             Some(mut db) => {
-                let state = db.read_state().await;
+                let state = db.read_state(&target.path).await;
                 db.close().await;
                 state
             }
@@ -154,7 +154,7 @@ async fn apply_inner(
         .await?
         .expect("a writable open always yields a connection");
     let result = async {
-        let state = db.read_state().await?;
+        let state = db.read_state(&sqlite.path).await?;
         run.state = Some(state.clone());
         state.verify(set)?;
         let pending = state.pending(set, target);

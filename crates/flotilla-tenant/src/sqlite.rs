@@ -5,7 +5,15 @@
 //! two migrators on one file would race. With IMMEDIATE the second one waits (busy timeout =
 //! `lock_wait`) and then sees the first one's rows. The tracking row is written inside the same
 //! transaction as the migration, so both commit or neither does.
+//!
+//! sqlx runs each SQLite connection on a worker thread, so every call is a hand-off between
+//! threads. The statements are therefore batched: a migration costs two calls, one that opens the
+//! transaction and re-reads the tracking table, and one that runs the up section, inserts the
+//! tracking row (its duration computed by SQLite itself) and commits. Transactions are driven with
+//! plain `BEGIN`/`COMMIT`/`ROLLBACK`; if the work is cancelled mid-way the connection is dropped,
+//! and SQLite rolls back an open transaction when its connection closes.
 
+use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
@@ -26,9 +34,10 @@ const CREATE_TRACKING: &str = "CREATE TABLE IF NOT EXISTS flotilla_migrations (
     duration_ms BIGINT NOT NULL,
     run_id TEXT,
     dirty BOOLEAN NOT NULL DEFAULT FALSE
-)";
+);";
 
-const INSERT_ROW: &str = "INSERT INTO flotilla_migrations (version, name, checksum, applied_at, duration_ms, run_id, dirty) VALUES (?, ?, ?, ?, ?, ?, ?)";
+const SELECT_ROWS: &str =
+    "SELECT version, name, checksum, dirty FROM flotilla_migrations ORDER BY version";
 
 pub(crate) struct SqliteTenant {
     conn: SqliteConnection,
@@ -68,28 +77,36 @@ impl SqliteTenant {
             .read_only(read_only)
             .busy_timeout(lock_wait)
             .disable_statement_logging();
-        let mut conn = options.connect().await.map_err(|e| {
+        let conn = options.connect().await.map_err(|e| {
             TenantError::Unreachable(format!("{}: {}", target.path.display(), db_message(&e)))
         })?;
-        let has_table = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'flotilla_migrations'",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .map_err(|e| TenantError::Unreachable(format!("{}: {}", target.path.display(), db_message(&e))))?
-            > 0;
+        // Whether the tracking table exists is learnt from the first read of it.
         Ok(Some(Self {
             conn,
-            has_table,
+            has_table: true,
             lock_wait,
         }))
     }
 
-    pub(crate) async fn read_state(&mut self) -> Result<TenantState, TenantError> {
-        if !self.has_table {
-            return Ok(TenantState::default());
+    /// Reads the tracking table; a tenant without one has an empty state. A file that is not a
+    /// database, or cannot be read, is unreachable.
+    pub(crate) async fn read_state(
+        &mut self,
+        path: &std::path::Path,
+    ) -> Result<TenantState, TenantError> {
+        match sqlx::query(SELECT_ROWS).fetch_all(&mut self.conn).await {
+            Ok(rows) => Ok(state_of(&rows)),
+            Err(e) if db_message(&e).starts_with("no such table: flotilla_migrations") => {
+                self.has_table = false;
+                Ok(TenantState::default())
+            }
+            Err(e) if is_access_error(&e) => Err(TenantError::Unreachable(format!(
+                "{}: {}",
+                path.display(),
+                db_message(&e)
+            ))),
+            Err(e) => Err(tracking(e)),
         }
-        read_rows(&mut self.conn).await
     }
 
     /// Runs `group` (transactional migrations) in one transaction with their tracking rows. Versions
@@ -99,33 +116,59 @@ impl SqliteTenant {
         group: &[&Migration],
         run_id: &str,
     ) -> Result<Vec<Step>, TenantError> {
-        let (mut tx, current) =
-            lock_and_read(&mut self.conn, self.has_table, self.lock_wait).await?;
-        let mut steps = Vec::with_capacity(group.len());
-        for migration in group.iter().filter(|m| !current.is_applied(m.version)) {
+        let current = self.lock_and_read(group).await?;
+        let todo: Vec<&Migration> = group
+            .iter()
+            .copied()
+            .filter(|m| !current.is_applied(m.version))
+            .collect();
+        let result = self.run_in_transaction(&todo, run_id).await;
+        if result.is_err() {
+            self.rollback().await;
+        }
+        result
+    }
+
+    async fn run_in_transaction(
+        &mut self,
+        todo: &[&Migration],
+        run_id: &str,
+    ) -> Result<Vec<Step>, TenantError> {
+        let mut steps = Vec::with_capacity(todo.len());
+        if todo.is_empty() {
+            sqlx::raw_sql("COMMIT")
+                .execute(&mut self.conn)
+                .await
+                .map_err(tracking)?;
+            return Ok(steps);
+        }
+        for (i, migration) in todo.iter().enumerate() {
+            let last = i + 1 == todo.len();
             let started = Instant::now();
             let started_at = Utc::now();
-            sqlx::raw_sql(AssertSqlSafe(migration.up.sql.as_str()))
-                .execute(&mut *tx)
+            let mut batch = String::with_capacity(migration.up.sql.len() + 256);
+            // The newline and lone `;` end a last line that is a comment or lacks its semicolon.
+            let _ = write!(
+                batch,
+                "{}\n;\n{}",
+                migration.up.sql,
+                insert_row(migration, run_id, Some(started_at), false)
+            );
+            if last {
+                batch.push_str("COMMIT;");
+            }
+            // A failure at COMMIT (a deferred constraint) belongs to the last migration of the group.
+            sqlx::raw_sql(AssertSqlSafe(batch))
+                .execute(&mut self.conn)
                 .await
                 .map_err(|e| TenantError::migration(migration, db_message(&e)))?;
-            let duration_ms = started.elapsed().as_millis() as i64;
-            insert_row(&mut tx, migration, run_id, duration_ms, false).await?;
             steps.push(Step {
                 version: migration.version,
                 name: migration.name.clone(),
                 started_at,
-                duration_ms: duration_ms as u64,
+                duration_ms: started.elapsed().as_millis() as u64,
             });
         }
-        tx.commit().await.map_err(|e| {
-            let last = group
-                .iter()
-                .rev()
-                .find(|m| steps.last().is_some_and(|s| s.version == m.version))
-                .unwrap_or(&group[0]);
-            TenantError::migration(last, format!("commit failed: {}", db_message(&e)))
-        })?;
         self.has_table = true;
         Ok(steps)
     }
@@ -138,18 +181,25 @@ impl SqliteTenant {
         migration: &Migration,
         run_id: &str,
     ) -> Result<Option<Step>, TenantError> {
-        let (mut tx, current) =
-            lock_and_read(&mut self.conn, self.has_table, self.lock_wait).await?;
+        let current = self.lock_and_read(&[migration]).await?;
         if current.is_applied(migration.version) {
+            sqlx::raw_sql("COMMIT")
+                .execute(&mut self.conn)
+                .await
+                .map_err(tracking)?;
             return Ok(None);
         }
-        insert_row(&mut tx, migration, run_id, 0, true).await?;
-        tx.commit().await.map_err(|e| {
-            TenantError::migration(
+        let record = format!("{}COMMIT;", insert_row(migration, run_id, None, true));
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(record))
+            .execute(&mut self.conn)
+            .await
+        {
+            self.rollback().await;
+            return Err(TenantError::migration(
                 migration,
                 format!("recording its dirty row: {}", db_message(&e)),
-            )
-        })?;
+            ));
+        }
         self.has_table = true;
 
         let started = Instant::now();
@@ -161,7 +211,7 @@ impl SqliteTenant {
         let duration_ms = started.elapsed().as_millis() as i64;
         sqlx::query("UPDATE flotilla_migrations SET dirty = FALSE, duration_ms = ?, applied_at = ? WHERE version = ?")
             .bind(duration_ms)
-            .bind(now_text())
+            .bind(now_text(Utc::now()))
             .bind(migration.version)
             .execute(&mut self.conn)
             .await
@@ -180,92 +230,104 @@ impl SqliteTenant {
         // A failed close leaves nothing behind that the tracking table does not already say.
         let _ = self.conn.close().await;
     }
-}
 
-/// Takes the database's write lock (waiting up to `lock_wait`), creates the tracking table if this
-/// tenant has none, and re-reads it: under the lock it is the truth another migrator cannot change.
-async fn lock_and_read(
-    conn: &mut SqliteConnection,
-    has_table: bool,
-    lock_wait: Duration,
-) -> Result<(sqlx::Transaction<'_, sqlx::Sqlite>, TenantState), TenantError> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(|e| {
-        if is_busy(&e) {
-            TenantError::Locked(format!(
-                "another writer held the database for longer than lock_wait ({})",
-                humanize(lock_wait)
-            ))
-        } else {
-            tracking(e)
+    /// Takes the database's write lock (waiting up to `lock_wait`), creates the tracking table if
+    /// this tenant has none, and re-reads the rows of `migrations` plus any dirty row, all in one
+    /// call. Under the lock this is the truth another migrator cannot change. On success the
+    /// transaction stays open.
+    async fn lock_and_read(
+        &mut self,
+        migrations: &[&Migration],
+    ) -> Result<TenantState, TenantError> {
+        let mut batch = String::from("BEGIN IMMEDIATE;\n");
+        if !self.has_table {
+            batch.push_str(CREATE_TRACKING);
         }
-    })?;
-    if !has_table {
-        sqlx::raw_sql(CREATE_TRACKING)
-            .execute(&mut *tx)
+        let versions: Vec<String> = migrations.iter().map(|m| m.version.to_string()).collect();
+        let _ = write!(
+            batch,
+            "SELECT version, name, checksum, dirty FROM flotilla_migrations WHERE dirty OR version IN ({});",
+            versions.join(", ")
+        );
+        let rows = match sqlx::raw_sql(AssertSqlSafe(batch))
+            .fetch_all(&mut self.conn)
             .await
-            .map_err(tracking)?;
-    }
-    let current = read_rows(&mut tx).await?;
-    current.verify_clean()?;
-    Ok((tx, current))
-}
-
-impl TenantState {
-    fn verify_clean(&self) -> Result<(), TenantError> {
-        match self.dirty() {
-            Some(version) => Err(TenantError::Dirty { version }),
-            None => Ok(()),
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                let lock_wait = self.lock_wait;
+                self.rollback().await;
+                return Err(if is_busy(&e) {
+                    TenantError::Locked(format!(
+                        "another writer held the database for longer than lock_wait ({})",
+                        humanize(lock_wait)
+                    ))
+                } else {
+                    tracking(e)
+                });
+            }
+        };
+        let current = state_of(&rows);
+        if let Some(version) = current.dirty() {
+            self.rollback().await;
+            return Err(TenantError::Dirty { version });
         }
+        Ok(current)
+    }
+
+    /// Ends an open transaction, if any; harmless when SQLite already rolled it back.
+    async fn rollback(&mut self) {
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
     }
 }
 
-async fn read_rows(conn: &mut SqliteConnection) -> Result<TenantState, TenantError> {
-    let rows = sqlx::query(
-        "SELECT version, name, checksum, dirty FROM flotilla_migrations ORDER BY version",
+fn state_of(rows: &[sqlx::sqlite::SqliteRow]) -> TenantState {
+    TenantState::new(
+        rows.iter()
+            .map(|row| AppliedRow {
+                version: row.get(0),
+                name: row.get(1),
+                checksum: row.get(2),
+                dirty: row.get(3),
+            })
+            .collect(),
     )
-    .fetch_all(conn)
-    .await
-    .map_err(tracking)?;
-    let applied = rows
-        .iter()
-        .map(|row| AppliedRow {
-            version: row.get(0),
-            name: row.get(1),
-            checksum: row.get(2),
-            dirty: row.get(3),
-        })
-        .collect();
-    Ok(TenantState::new(applied))
 }
 
-async fn insert_row(
-    conn: &mut SqliteConnection,
+/// The tracking row of `migration` as an INSERT statement. Every value is a version number, a
+/// migration name (letters, digits, `_`, `-`), a hex checksum, a run id or a timestamp: none can
+/// hold a quote, and `quote` doubles any that would. With `started_at`, SQLite computes the duration
+/// from it at insert time, so the row needs no second statement after the migration.
+fn insert_row(
     migration: &Migration,
     run_id: &str,
-    duration_ms: i64,
+    started_at: Option<chrono::DateTime<Utc>>,
     dirty: bool,
-) -> Result<(), TenantError> {
-    sqlx::query(INSERT_ROW)
-        .bind(migration.version)
-        .bind(&migration.name)
-        .bind(&migration.checksum)
-        .bind(now_text())
-        .bind(duration_ms)
-        .bind(run_id)
-        .bind(dirty)
-        .execute(conn)
-        .await
-        .map_err(|e| {
-            TenantError::migration(
-                migration,
-                format!("recording its tracking row: {}", db_message(&e)),
-            )
-        })?;
-    Ok(())
+) -> String {
+    let duration = match started_at {
+        Some(start) => format!(
+            "CAST(round((julianday('now') - julianday({})) * 86400000) AS INTEGER)",
+            quote(&start.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+        ),
+        None => "0".to_string(),
+    };
+    format!(
+        "INSERT INTO flotilla_migrations (version, name, checksum, applied_at, duration_ms, run_id, dirty) \
+         VALUES ({}, {}, {}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), {duration}, {}, {});\n",
+        migration.version,
+        quote(&migration.name),
+        quote(&migration.checksum),
+        quote(run_id),
+        if dirty { "TRUE" } else { "FALSE" },
+    )
 }
 
-fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn now_text(at: chrono::DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn tracking(e: sqlx::Error) -> TenantError {
@@ -274,11 +336,21 @@ fn tracking(e: sqlx::Error) -> TenantError {
 
 /// SQLITE_BUSY or SQLITE_LOCKED, including their extended codes (the low byte is the primary code).
 fn is_busy(e: &sqlx::Error) -> bool {
+    primary_code(e).is_some_and(|c| matches!(c, 5 | 6))
+}
+
+/// The file cannot be used as a database at all: SQLITE_PERM, READONLY, IOERR, CORRUPT, CANTOPEN,
+/// NOTADB.
+fn is_access_error(e: &sqlx::Error) -> bool {
+    primary_code(e).is_some_and(|c| matches!(c, 3 | 8 | 10 | 11 | 14 | 26))
+}
+
+fn primary_code(e: &sqlx::Error) -> Option<u32> {
     let code = e
         .as_database_error()
         .and_then(|d| d.code())
         .and_then(|c| c.parse::<u32>().ok());
-    code.is_some_and(|c| matches!(c & 0xff, 5 | 6))
+    code.map(|c| c & 0xff)
 }
 
 /// The database's own words, with its error code when it has one.
