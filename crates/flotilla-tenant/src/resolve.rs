@@ -177,13 +177,13 @@ mod tests {
         ));
         let pg = fleet(
             dir.path(),
-            "[[tenants]]\nid = \"p\"\nurl = \"postgres://u:pw@h/db\"\n",
+            "[[tenants]]\nid = \"p\"\nurl = \"postgres://u:s3cret-Pa55@h/db\"\n",
         );
         let message = resolve(&pg).unwrap_err().to_string();
         assert!(
             message.contains("fleet.toml:2:6")
                 && message.contains("PostgreSQL")
-                && !message.contains("pw"),
+                && !message.contains("s3cret-Pa55"),
             "{message}"
         );
     }
