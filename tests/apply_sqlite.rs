@@ -517,6 +517,12 @@ fn discovered_files_are_tenants_and_a_missing_file_is_unreachable_not_created() 
     // The strict default budget halts the wave at the first failure, so the order matters: the
     // listed tenant comes first and the discovered ones are halted, untouched.
     assert_eq!(tenant_json(&doc, "alpha")["status"], "halted");
+    // A tenant no run could read has unknown versions in the ledger, not an empty list.
+    let (_, status) = s.json(&["status"]);
+    let typo = tenant_json(&status, "typo");
+    assert_eq!(typo["last_status"], "failed");
+    assert_eq!(typo["pending"], Value::Null, "{typo}");
+    assert_eq!(typo["dirty"], Value::Null, "{typo}");
 }
 
 #[test]

@@ -87,6 +87,17 @@ fn fleet_file_errors_name_the_line_and_column() {
             "[policy]\ntransaction = \"always\"\n",
             &["fleet.toml:2:15", "unknown transaction mode"],
         ),
+        (
+            "[policy]\ntenant_timeout = \"0s\"\n",
+            &[
+                "fleet.toml:2:18",
+                "tenant_timeout must be greater than zero",
+            ],
+        ),
+        (
+            "[[tenants]]\nid = \"a\"\nurl = \"sqlite://a.db\"\n[[waves]]\nname = \"first\"\ngate = \"manual\"\n",
+            &["fleet.toml:6:8", "is the first wave"],
+        ),
     ];
     for (fleet, expected) in cases {
         let s = Scratch::new();
@@ -196,6 +207,16 @@ fn bad_arguments_are_invalid_input() {
         &s,
         &["apply", "--tenant", "nobody"],
         &["--tenant \"nobody\": no such tenant"],
+    );
+    let partial = Scratch::new();
+    good_migrations(&partial);
+    partial.fleet(&format!(
+        "{GOOD_TENANT}tags = [\"canary\"]\n[[tenants]]\nid = \"loose\"\nurl = \"sqlite://l.db\"\n[[waves]]\nname = \"canary\"\ntags = [\"canary\"]\n"
+    ));
+    refused(
+        &partial,
+        &["apply", "--tenant", "loose"],
+        &["--tenant \"loose\": no wave selects this tenant"],
     );
     refused(
         &s,

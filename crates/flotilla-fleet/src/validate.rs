@@ -117,6 +117,22 @@ impl Checker<'_> {
         }
     }
 
+    /// A limit of zero would fail every tenant at once; it is refused rather than obeyed.
+    fn positive_duration(
+        &mut self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
+        let duration = self.duration(value, default);
+        if let Some(value) = value.filter(|_| duration.is_zero()) {
+            let location = self.at(value);
+            self.problem(location, format!("{key} must be greater than zero"));
+            return default;
+        }
+        duration
+    }
+
     fn count(
         &mut self,
         value: Option<&Spanned<i64>>,
@@ -196,9 +212,16 @@ impl Checker<'_> {
             ),
             lock_wait: self.duration(raw.lock_wait.as_ref(), defaults.lock_wait),
             lock_timeout: self.duration(raw.lock_timeout.as_ref(), defaults.lock_timeout),
-            statement_timeout: self
-                .duration(raw.statement_timeout.as_ref(), defaults.statement_timeout),
-            tenant_timeout: self.duration(raw.tenant_timeout.as_ref(), defaults.tenant_timeout),
+            statement_timeout: self.positive_duration(
+                raw.statement_timeout.as_ref(),
+                "statement_timeout",
+                defaults.statement_timeout,
+            ),
+            tenant_timeout: self.positive_duration(
+                raw.tenant_timeout.as_ref(),
+                "tenant_timeout",
+                defaults.tenant_timeout,
+            ),
             transaction,
         }
     }
@@ -558,8 +581,14 @@ impl Checker<'_> {
                 gate,
                 location,
             };
-            if wave.is_catch_all() && catch_all.is_none() {
+            // Judged on what was written: a wave whose percent was refused is not a catch-all.
+            let written_catch_all = w.tenants.is_none() && w.tags.is_none() && w.percent.is_none();
+            if written_catch_all && catch_all.is_none() {
                 catch_all = Some(name);
+            }
+            if let (Some(g), Some(_), true) = (&w.gate, wave.gate, waves.is_empty()) {
+                let at = self.at(g);
+                self.problem(at, format!("wave {:?} is the first wave: a gate stops a run before a later wave, and starting the run approves the first", wave.name));
             }
             waves.push(wave);
         }

@@ -38,6 +38,9 @@ pub struct TenantRunRecord {
 /// The last state the ledger holds of a tenant.
 #[derive(Debug, Clone, Default)]
 pub struct TenantRecord {
+    /// False when no run could read the tenant's tracking table yet (it was unreachable): its
+    /// versions are then unknown, not empty.
+    pub observed: bool,
     pub versions: Vec<i64>,
     pub dirty_version: Option<i64>,
     pub last_run: Option<String>,
@@ -147,13 +150,14 @@ impl Reader {
         };
         let mut out: HashMap<String, TenantRecord> = HashMap::new();
         let mut stmt = conn
-            .prepare("SELECT tenant_id, dirty_version, last_run, last_status FROM tenants")
+            .prepare("SELECT tenant_id, dirty_version, last_run, last_status, observed_at IS NOT NULL FROM tenants")
             .at(&self.path)?;
         let rows = stmt
             .query_map([], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     TenantRecord {
+                        observed: r.get(4)?,
                         versions: Vec::new(),
                         dirty_version: r.get(1)?,
                         last_run: r.get(2)?,

@@ -51,7 +51,7 @@ const STEPS: &[&str] = &[
     CREATE TABLE tenants (
         tenant_id TEXT PRIMARY KEY,
         dirty_version INTEGER,
-        observed_at TEXT NOT NULL,
+        observed_at TEXT,
         last_run TEXT,
         last_status TEXT
     );

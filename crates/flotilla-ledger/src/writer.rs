@@ -274,10 +274,10 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<()> {
                 return Ok(());
             }
             conn.prepare_cached(
-                "INSERT INTO tenants (tenant_id, observed_at, last_run, last_status) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO tenants (tenant_id, last_run, last_status) VALUES (?1, ?2, ?3)
                  ON CONFLICT (tenant_id) DO UPDATE SET last_run = excluded.last_run, last_status = excluded.last_status",
             )?
-            .execute(params![tenant, finished_at, run_id, status])?;
+            .execute(params![tenant, run_id, status])?;
         }
         Op::Observed {
             tenant,

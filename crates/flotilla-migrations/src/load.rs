@@ -93,15 +93,19 @@ struct ParsedName {
 }
 
 fn parse_file_name(file_name: &str) -> Result<ParsedName, String> {
-    let (stem, kind) = if let Some(stem) = file_name.strip_suffix(".up.sql") {
-        (stem, FileKind::Up)
-    } else if let Some(stem) = file_name.strip_suffix(".down.sql") {
-        (stem, FileKind::Down)
-    } else if let Some(stem) = file_name.strip_suffix(".sql") {
-        (stem, FileKind::Native)
+    // Suffixes are matched without regard to case, as the directory listing picks files: a
+    // `1_a.SQL` is read like `1_a.sql`, not refused with a puzzling message.
+    let lower = file_name.to_ascii_lowercase();
+    let (suffix, kind) = if lower.ends_with(".up.sql") {
+        (".up.sql", FileKind::Up)
+    } else if lower.ends_with(".down.sql") {
+        (".down.sql", FileKind::Down)
+    } else if lower.ends_with(".sql") {
+        (".sql", FileKind::Native)
     } else {
         return Err("not a .sql file".into());
     };
+    let stem = &file_name[..file_name.len() - suffix.len()];
     let expected = "expected <version>_<name>.sql or <version>_<name>.up.sql/.down.sql, where version is digits and name is letters, digits, '_' or '-'";
     let Some((digits, name)) = stem.split_once('_') else {
         return Err(format!("file name does not parse: {expected}"));
@@ -231,7 +235,7 @@ fn duplicate_problem(version: i64, entry: &Entry) -> Option<Problem> {
         entry
             .files
             .iter()
-            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .filter(|p| p.to_string_lossy().to_ascii_lowercase().ends_with(suffix))
             .count()
     };
     let (ups, downs) = (count(".up.sql"), count(".down.sql"));

@@ -284,8 +284,14 @@ fn halt(
     report: &mut WaveReport,
     emit: &mut dyn FnMut(Event<'_>),
 ) -> TenantResult {
-    let result = unstarted(planned, wave, TenantStatus::Halted);
-    report.count(TenantStatus::Halted);
+    // A tenant that had nothing to do loses nothing to the halt: it is up to date, not halted.
+    let status = if planned.blocked.is_none() && planned.pending.is_empty() {
+        TenantStatus::Skipped
+    } else {
+        TenantStatus::Halted
+    };
+    let result = unstarted(planned, wave, status);
+    report.count(status);
     emit(Event::TenantFinished {
         result: &result,
         observed: None,

@@ -31,6 +31,10 @@ pub enum PlanError {
     UnknownTag(String),
     #[error("--wave {name:?}: no such wave (the fleet's waves: {known})")]
     UnknownWave { name: String, known: String },
+    #[error(
+        "--tenant {0:?}: no wave selects this tenant (add a wave without a selector to take every remaining tenant)"
+    )]
+    NoWave(String),
     #[error("--to {0}: no migration has this version")]
     UnknownTarget(i64),
 }
@@ -86,6 +90,12 @@ impl Selection {
                 || t.tags.iter().any(|tag| self.tags.contains(tag))
         };
         let (assigned, unassigned) = assign_waves(waves, tenants);
+        if let Some(&i) = unassigned
+            .iter()
+            .find(|&&i| self.tenants.contains(&tenants[i].id))
+        {
+            return Err(PlanError::NoWave(tenants[i].id.clone()));
+        }
         let waves = waves
             .iter()
             .zip(assigned)

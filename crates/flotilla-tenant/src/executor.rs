@@ -117,7 +117,13 @@ pub async fn apply(
         .as_ref()
         .is_some_and(|e| !matches!(e, TenantError::Unreachable(_)))
     {
-        run.after = probe(tenant, options.lock_wait).await.ok();
+        // Bounded, so a timeout stays close to tenant_timeout even when the abandoned statement
+        // still holds the database.
+        let grace = options.lock_wait.min(Duration::from_secs(2));
+        run.after = tokio::time::timeout(grace, probe(tenant, grace))
+            .await
+            .ok()
+            .and_then(Result::ok);
     }
     let highest_after = run.after.as_ref().and_then(|a| {
         a.applied

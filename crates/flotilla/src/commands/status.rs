@@ -69,8 +69,8 @@ pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Ou
                 Some(record) => StatusRow {
                     id: tenant.id.clone(),
                     version: record.versions.iter().max().copied(),
-                    pending: Some(pending_of(&record.versions)),
-                    dirty: Some(record.dirty_version.is_some()),
+                    pending: record.observed.then(|| pending_of(&record.versions)),
+                    dirty: record.observed.then_some(record.dirty_version.is_some()),
                     last_run: record.last_run.clone(),
                     last_status: record.last_status.clone(),
                     error: None,
