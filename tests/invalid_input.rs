@@ -109,24 +109,6 @@ fn fleet_file_errors_name_the_line_and_column() {
 }
 
 #[test]
-fn server_tenants_are_refused_by_name_not_ignored() {
-    let s = Scratch::new();
-    good_migrations(&s);
-    s.fleet(&format!(
-        "{GOOD_TENANT}\n[[tenants]]\nid = \"pgt\"\nurl = \"postgres://app:s3cret@db/pgt\"\n"
-    ));
-    refused(
-        &s,
-        &["apply"],
-        &["fleet.toml:6:6", "tenant \"pgt\" is a PostgreSQL tenant"],
-    );
-    assert!(
-        !stderr(&s.run(&["apply"])).contains("s3cret"),
-        "a password leaked into an error"
-    );
-}
-
-#[test]
 fn migration_directory_errors_name_the_files() {
     // (files to add to a good directory, fragments the error must contain)
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);

@@ -20,7 +20,7 @@ pub use model::{
     Budget, Discover, DiscoverSource, Fleet, Gate, Policy, Server, SqliteTarget, Target,
     TenantSpec, TransactionMode, WaveSpec,
 };
-pub use url::redact_url;
+pub use url::{redact_url, target_from_url};
 pub use validate::{load, parse};
 
 #[cfg(test)]

@@ -1,5 +1,9 @@
 //! URL handling that must never leak credentials: classification by scheme and redaction.
 
+use std::path::Path;
+
+use crate::model::{SqliteTarget, Target};
+
 /// The URL with any password replaced by `***`, both in the user-info part and in a `password=`
 /// query parameter. Everything Flotilla prints, logs or records goes through this.
 pub fn redact_url(url: &str) -> String {
@@ -33,6 +37,57 @@ pub fn redact_url(url: &str) -> String {
         out = format!("{head}{}", redacted.join("&"));
     }
     out
+}
+
+/// The tenant a URL names: a SQLite file (a relative path is taken from `dir`, the fleet file's
+/// directory), a PostgreSQL database or a MySQL database. The error message never holds a password.
+pub fn target_from_url(url: &str, dir: &Path) -> Result<Target, String> {
+    match scheme(url) {
+        Some(Scheme::Sqlite) => sqlite_target(url, dir).map(Target::Sqlite),
+        Some(Scheme::Postgres) => Ok(Target::Postgres {
+            url: url.to_string(),
+        }),
+        Some(Scheme::MySql) => Ok(Target::MySql {
+            url: url.to_string(),
+        }),
+        None => Err(format!(
+            "url must start with postgres://, mysql:// or sqlite:// (got {})",
+            redact_url(url)
+        )),
+    }
+}
+
+/// `sqlite://path?mode=...` (or `sqlite:path`). Only `mode=rwc` allows creating a missing file.
+fn sqlite_target(url: &str, dir: &Path) -> Result<SqliteTarget, String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" {
+        return Err(
+            "a SQLite tenant needs a file path (in-memory databases are not tenants)".into(),
+        );
+    }
+    let mut create = false;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("mode", "rwc")) => create = true,
+            Some(("mode", "rw")) => create = false,
+            Some(("mode", other)) => {
+                return Err(format!("unsupported SQLite mode {other:?} (use rw or rwc)"));
+            }
+            _ => {
+                return Err(format!(
+                    "unsupported SQLite URL parameter {pair:?} (only mode=rw|rwc)"
+                ));
+            }
+        }
+    }
+    Ok(SqliteTarget {
+        path: dir.join(path),
+        create,
+    })
 }
 
 /// The database family a URL points at, from its scheme.

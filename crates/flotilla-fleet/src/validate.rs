@@ -11,7 +11,7 @@ use crate::interpolate::interpolate;
 use crate::location::Location;
 use crate::model::*;
 use crate::raw::*;
-use crate::url::{Scheme, redact_url, scheme};
+use crate::url::{Scheme, redact_url, scheme, target_from_url};
 
 /// Reads and validates the fleet file at `path`, expanding `${VAR}` from the process environment.
 pub fn load(path: &Path) -> Result<Fleet, FleetError> {
@@ -320,18 +320,10 @@ impl Checker<'_> {
             (Some(url), None, None) => {
                 let expanded = self.expand(url)?;
                 let at = self.at(url);
-                match scheme(&expanded) {
-                    Some(Scheme::Sqlite) => match self.sqlite_target(&expanded) {
-                        Ok(target) => Some(Target::Sqlite(target)),
-                        Err(message) => {
-                            self.problem(at, format!("tenant {id:?}: {message}"));
-                            None
-                        }
-                    },
-                    Some(Scheme::Postgres) => Some(Target::Postgres { url: expanded }),
-                    Some(Scheme::MySql) => Some(Target::MySql { url: expanded }),
-                    None => {
-                        self.problem(at, format!("tenant {id:?}: url must start with postgres://, mysql:// or sqlite:// (got {})", redact_url(&expanded)));
+                match target_from_url(&expanded, self.dir) {
+                    Ok(target) => Some(target),
+                    Err(message) => {
+                        self.problem(at, format!("tenant {id:?}: {message}"));
                         None
                     }
                 }
@@ -376,40 +368,6 @@ impl Checker<'_> {
                 None
             }
         }
-    }
-
-    /// `sqlite://path?mode=...` (or `sqlite:path`), with a relative path taken from the fleet file's
-    /// directory. Only `mode=rwc` allows creating a missing file.
-    fn sqlite_target(&self, url: &str) -> Result<SqliteTarget, String> {
-        let rest = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        if path.is_empty() || path == ":memory:" {
-            return Err(
-                "a SQLite tenant needs a file path (in-memory databases are not tenants)".into(),
-            );
-        }
-        let mut create = false;
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            match pair.split_once('=') {
-                Some(("mode", "rwc")) => create = true,
-                Some(("mode", "rw")) => create = false,
-                Some(("mode", other)) => {
-                    return Err(format!("unsupported SQLite mode {other:?} (use rw or rwc)"));
-                }
-                _ => {
-                    return Err(format!(
-                        "unsupported SQLite URL parameter {pair:?} (only mode=rw|rwc)"
-                    ));
-                }
-            }
-        }
-        Ok(SqliteTarget {
-            path: self.dir.join(path),
-            create,
-        })
     }
 
     fn discover(&mut self, raw: &[Spanned<RawDiscover>], servers: &[Server]) -> Vec<Discover> {

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use flotilla_fleet::{Target, TransactionMode};
 use flotilla_ledger::RunRecord;
 use flotilla_rollout::{Plan, RunReport, RunStatus, TenantStatus};
 
@@ -19,8 +20,10 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// What apply would do, per wave and tenant.
-pub fn plan_text(plan: &Plan) -> String {
+/// What apply would do, per wave and tenant. In `transaction = "tenant"` mode each tenant line
+/// says whether its migrations will share one transaction: MySQL commits DDL implicitly, so its
+/// tenants go one migration at a time whatever the policy.
+pub fn plan_text(plan: &Plan, mode: TransactionMode) -> String {
     let mut out = String::new();
     let tenants = plan.tenants().count();
     let with_work = plan.tenants().filter(|t| t.has_work()).count();
@@ -51,8 +54,15 @@ pub fn plan_text(plan: &Plan) -> String {
                 format!("up to date at {}", version(t.current))
             } else {
                 let list: Vec<String> = t.pending.iter().map(i64::to_string).collect();
+                let grouping = match (mode, &t.tenant.target) {
+                    (TransactionMode::Migration, _) => "",
+                    (TransactionMode::Tenant, Target::MySql { .. }) => {
+                        " [one migration at a time: MySQL commits DDL implicitly]"
+                    }
+                    (TransactionMode::Tenant, _) => " [one transaction]",
+                };
                 format!(
-                    "{} -> {}: {} pending ({})",
+                    "{} -> {}: {} pending ({}){grouping}",
                     version(t.current),
                     t.pending.last().expect("not empty"),
                     t.pending.len(),

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use flotilla_fleet::{Gate, Policy};
 use flotilla_migrations::MigrationSet;
-use flotilla_tenant::{ExecOptions, Step, TenantError, TenantRun, apply};
+use flotilla_tenant::{Connector, ExecOptions, Step, TenantError, TenantRun, apply};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
@@ -26,6 +26,7 @@ pub struct Execution<'a> {
     pub command: String,
     pub set: &'a MigrationSet,
     pub policy: &'a Policy,
+    pub connector: &'a Connector,
     /// Tenants that failed in this run before it paused; a resumed run that ends without further
     /// failures is still `failed`.
     pub earlier_failures: usize,
@@ -108,15 +109,7 @@ pub async fn execute(
             tokio::time::sleep(bake).await;
         }
         emit(Event::WaveStarted { index, wave });
-        let outcome = run_wave(
-            plan,
-            wave,
-            execution.set,
-            &options,
-            execution.policy.concurrency,
-            &mut emit,
-        )
-        .await;
+        let outcome = run_wave(plan, wave, execution, &options, &mut emit).await;
         any_started |= outcome.started;
         if outcome.halted {
             stopped = Some(RunStatus::Halted);
@@ -159,11 +152,15 @@ struct WaveOutcome {
 async fn run_wave(
     plan: &Plan,
     wave: &crate::plan::PlannedWave,
-    set: &MigrationSet,
+    execution: &Execution<'_>,
     options: &ExecOptions,
-    concurrency: usize,
     emit: &mut impl FnMut(Event<'_>),
 ) -> WaveOutcome {
+    let (set, connector, concurrency) = (
+        execution.set,
+        execution.connector,
+        execution.policy.concurrency,
+    );
     let mut results: Vec<Option<TenantResult>> = vec![None; wave.tenants.len()];
     let mut report = WaveReport {
         name: wave.name.clone(),
@@ -231,7 +228,15 @@ async fn run_wave(
                     let mut on_step = |step: &Step| {
                         let _ = tx.send((i, step.clone()));
                     };
-                    let run = apply(&planned.tenant, set, target, options, &mut on_step).await;
+                    let run = apply(
+                        connector,
+                        &planned.tenant,
+                        set,
+                        target,
+                        options,
+                        &mut on_step,
+                    )
+                    .await;
                     (i, run, started.elapsed().as_millis() as u64)
                 });
             }

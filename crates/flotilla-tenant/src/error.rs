@@ -76,18 +76,12 @@ impl TenantError {
 /// The fleet's tenants could not be listed. Nothing has been touched.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error(
-        "{at}: tenant {id:?} is a {dialect} tenant; this release of flotilla migrates SQLite tenants only, so the fleet is refused rather than partly migrated"
-    )]
-    Unsupported {
-        id: String,
-        dialect: &'static str,
+    #[error("{at}: discovery on server {server:?} failed: {message}")]
+    Discovery {
         at: String,
+        server: String,
+        message: String,
     },
-    #[error(
-        "{at}: discovery from a database server is not available in this release (SQLite globs are)"
-    )]
-    UnsupportedDiscovery { at: String },
     #[error("{at}: invalid glob {pattern:?}: {message}")]
     BadGlob {
         at: String,
@@ -109,4 +103,30 @@ pub enum ResolveError {
         path: String,
         first: usize,
     },
+}
+
+/// The database's own words, with its error code: SQLSTATE for PostgreSQL, the error number and
+/// SQLSTATE for MySQL, the result code for SQLite.
+pub(crate) fn db_message(e: &sqlx::Error) -> String {
+    let Some(db) = e.as_database_error() else {
+        return e.to_string();
+    };
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return match my.code() {
+            Some(state) => format!("{} (error {}, SQLSTATE {state})", my.message(), my.number()),
+            None => format!("{} (error {})", my.message(), my.number()),
+        };
+    }
+    let label = if db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        "SQLSTATE"
+    } else {
+        "code"
+    };
+    match db.code() {
+        Some(code) => format!("{} ({label} {code})", db.message()),
+        None => db.message().to_string(),
+    }
 }

@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use flotilla_fleet::{Target, TransactionMode};
 use flotilla_migrations::{Migration, MigrationSet};
 
+use crate::connect::Connector;
 use crate::error::TenantError;
 use crate::resolve::Tenant;
-use crate::sqlite::{SqliteTenant, humanize};
+use crate::sqlite::humanize;
 use crate::state::TenantState;
 
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub struct TenantRun {
     pub after: Option<TenantState>,
     /// The first version of the unit of work in progress, for errors that interrupt it.
     in_progress: Option<i64>,
+    /// The server's id for the tenant's session, to cancel its statement after a timeout.
+    backend: Option<u64>,
 }
 
 impl TenantRun {
@@ -75,26 +78,21 @@ impl TenantRun {
 }
 
 /// Reads a tenant's tracking table without changing anything: no file, table or row is created.
-pub async fn probe(tenant: &Tenant, lock_wait: Duration) -> Result<TenantState, TenantError> {
-    match &tenant.target {
-        Target::Sqlite(target) => match SqliteTenant::open(target, lock_wait, true).await? {
-            Some(mut db) => {
-                let state = db.read_state(&target.path).await;
-                db.close().await;
-                state
-            }
-            None => Ok(TenantState::default()),
-        },
-        other => Err(TenantError::Unreachable(format!(
-            "{} tenants are not supported by this release",
-            other.dialect()
-        ))),
+pub async fn probe(connector: &Connector, tenant: &Tenant) -> Result<TenantState, TenantError> {
+    match connector.open(tenant, true).await? {
+        Some(mut session) => {
+            let state = session.read_state(sqlite_path(tenant)).await;
+            session.close().await;
+            state
+        }
+        None => Ok(TenantState::default()),
     }
 }
 
 /// Brings `tenant` up to `target` (every migration when `None`). `on_step` hears of each migration
 /// as soon as it is committed, so progress and the ledger never run ahead of the tracking table.
 pub async fn apply(
+    connector: &Connector,
     tenant: &Tenant,
     set: &MigrationSet,
     target: Option<i64>,
@@ -102,15 +100,21 @@ pub async fn apply(
     on_step: &mut (dyn FnMut(&Step) + Send),
 ) -> TenantRun {
     let mut run = TenantRun::default();
-    let work = apply_inner(tenant, set, target, options, &mut run, on_step);
+    let work = apply_inner(connector, tenant, set, target, options, &mut run, on_step);
     let outcome = tokio::time::timeout(options.tenant_timeout, work).await;
-    // Dropping the unfinished future rolls back the open transaction and closes the connection.
+    // Dropping the unfinished future rolls back the open transaction and closes the connection;
+    // the server is asked to stop the statement it may still be running.
     run.error = match outcome {
         Ok(result) => result.err(),
-        Err(_) => Some(TenantError::Timeout {
-            version: run.in_progress,
-            after: humanize(options.tenant_timeout),
-        }),
+        Err(_) => {
+            if let Some(backend) = run.backend {
+                connector.cancel(tenant, backend).await;
+            }
+            Some(TenantError::Timeout {
+                version: run.in_progress,
+                after: humanize(options.tenant_timeout),
+            })
+        }
     };
     if run
         .error
@@ -120,7 +124,7 @@ pub async fn apply(
         // Bounded, so a timeout stays close to tenant_timeout even when the abandoned statement
         // still holds the database.
         let grace = options.lock_wait.min(Duration::from_secs(2));
-        run.after = tokio::time::timeout(grace, probe(tenant, grace))
+        run.after = tokio::time::timeout(grace, probe(connector, tenant))
             .await
             .ok()
             .and_then(Result::ok);
@@ -143,6 +147,7 @@ pub async fn apply(
 }
 
 async fn apply_inner(
+    connector: &Connector,
     tenant: &Tenant,
     set: &MigrationSet,
     target: Option<i64>,
@@ -150,26 +155,31 @@ async fn apply_inner(
     run: &mut TenantRun,
     on_step: &mut (dyn FnMut(&Step) + Send),
 ) -> Result<(), TenantError> {
-    let Target::Sqlite(sqlite) = &tenant.target else {
-        return Err(TenantError::Unreachable(format!(
-            "{} tenants are not supported by this release",
-            tenant.target.dialect()
-        )));
-    };
-    let mut db = SqliteTenant::open(sqlite, options.lock_wait, false)
+    let mut session = connector
+        .open(tenant, false)
         .await?
-        .expect("a writable open always yields a connection");
+        .expect("a writable session always opens");
+    run.backend = session.backend();
     let result = async {
-        let state = db.read_state(&sqlite.path).await?;
+        session.lock(options.lock_wait).await?;
+        let state = session.read_state(sqlite_path(tenant)).await?;
         run.state = Some(state.clone());
         state.verify(set)?;
         let pending = state.pending(set, target);
-        for group in groups(&pending, options.mode) {
+        let mode = if session.transactional_ddl() {
+            options.mode
+        } else {
+            TransactionMode::Migration
+        };
+        for group in groups(&pending, mode) {
             run.in_progress = Some(group.migrations[0].version);
-            let steps = if group.transactional {
-                db.apply_group(&group.migrations, &options.run_id).await?
+            let steps = if group.transactional && session.transactional_ddl() {
+                session
+                    .apply_group(&group.migrations, &options.run_id)
+                    .await?
             } else {
-                db.apply_outside_transaction(group.migrations[0], &options.run_id)
+                session
+                    .apply_outside_transaction(group.migrations[0], &options.run_id)
                     .await?
                     .into_iter()
                     .collect()
@@ -182,8 +192,17 @@ async fn apply_inner(
         Ok(())
     }
     .await;
-    db.close().await;
+    // Releases the migration lock on every path that gets here; a cancelled tenant's session is
+    // closed by its drop instead, which releases the lock on the server.
+    session.close().await;
     result
+}
+
+fn sqlite_path(tenant: &Tenant) -> Option<&std::path::Path> {
+    match &tenant.target {
+        Target::Sqlite(t) => Some(&t.path),
+        _ => None,
+    }
 }
 
 /// A unit of work that commits at once: transactional migrations (one, or a run of them in tenant

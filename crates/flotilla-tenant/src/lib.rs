@@ -7,12 +7,18 @@
 //! database. Errors are values: a failing tenant produces a `TenantRun` with an error, never a panic
 //! or an early return that would skip its bookkeeping.
 
+mod connect;
 mod error;
 mod executor;
+mod mysql;
+mod postgres;
 mod resolve;
+mod session;
+mod sql;
 mod sqlite;
 mod state;
 
+pub use connect::Connector;
 pub use error::{ResolveError, TenantError};
 pub use executor::{ExecOptions, Step, TenantRun, apply, probe};
 pub use resolve::{Origin, Tenant, resolve};

@@ -22,7 +22,7 @@ use flotilla_migrations::Migration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
-use crate::error::TenantError;
+use crate::error::{TenantError, db_message};
 use crate::executor::Step;
 use crate::state::{AppliedRow, TenantState};
 
@@ -351,17 +351,6 @@ fn primary_code(e: &sqlx::Error) -> Option<u32> {
         .and_then(|d| d.code())
         .and_then(|c| c.parse::<u32>().ok());
     code.map(|c| c & 0xff)
-}
-
-/// The database's own words, with its error code when it has one.
-pub(crate) fn db_message(e: &sqlx::Error) -> String {
-    match e.as_database_error() {
-        Some(db) => match db.code() {
-            Some(code) => format!("{} (code {code})", db.message()),
-            None => db.message().to_string(),
-        },
-        None => e.to_string(),
-    }
 }
 
 pub(crate) fn humanize(d: Duration) -> String {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use flotilla_fleet::{Fleet, FleetError};
 use flotilla_migrations::MigrationSet;
-use flotilla_tenant::Tenant;
+use flotilla_tenant::{Connector, Tenant};
 
 use crate::error::CliError;
 
@@ -13,6 +13,7 @@ pub struct Context {
     pub fleet: Fleet,
     pub set: MigrationSet,
     pub tenants: Vec<Tenant>,
+    pub connector: Connector,
 }
 
 pub fn load_fleet(path: &Path) -> Result<Fleet, CliError> {
@@ -24,13 +25,17 @@ pub fn load_fleet(path: &Path) -> Result<Fleet, CliError> {
     })
 }
 
-pub fn load(path: &Path) -> Result<Context, CliError> {
+/// Everything is read and checked before any tenant is opened; only discovery from a server reads
+/// that server's catalog, which changes nothing.
+pub async fn load(path: &Path) -> Result<Context, CliError> {
     let fleet = load_fleet(path)?;
     let set = flotilla_migrations::load_dir(&fleet.migrations_dir)?;
-    let tenants = flotilla_tenant::resolve(&fleet)?;
+    let connector = Connector::new(&fleet);
+    let tenants = flotilla_tenant::resolve(&fleet, &connector).await?;
     Ok(Context {
         fleet,
         set,
         tenants,
+        connector,
     })
 }

@@ -40,9 +40,18 @@ invalid_from!(
     flotilla_fleet::FleetError,
     flotilla_migrations::LoadError,
     flotilla_migrations::NewError,
-    flotilla_tenant::ResolveError,
     flotilla_rollout::PlanError
 );
+
+impl From<flotilla_tenant::ResolveError> for CliError {
+    fn from(e: flotilla_tenant::ResolveError) -> Self {
+        match e {
+            // Nothing was touched, but the input was fine: the server could not be read.
+            flotilla_tenant::ResolveError::Discovery { .. } => CliError::Failed(e.to_string()),
+            other => CliError::Invalid(other.to_string()),
+        }
+    }
+}
 
 impl From<flotilla_ledger::LedgerError> for CliError {
     fn from(e: flotilla_ledger::LedgerError) -> Self {

@@ -21,10 +21,14 @@ pub async fn run(
     resume: Option<String>,
     selection: Selection,
 ) -> Result<Outcome, CliError> {
-    let context = crate::context::load(&global.fleet)?;
+    let context = crate::context::load(&global.fleet).await?;
     if dry_run {
         let plan = super::plan::build(&context, &selection, to).await?;
-        crate::output::print(global, || plan_text(&plan), || plan_json(&plan));
+        crate::output::print(
+            global,
+            || plan_text(&plan, context.fleet.policy.transaction),
+            || plan_json(&plan),
+        );
         return Ok(Outcome::Success);
     }
     let prepare = || match &resume {
@@ -62,7 +66,7 @@ pub async fn run(
         started_at: now(),
     })?;
     let policy = &context.fleet.policy;
-    let states = survey(layout.tenants(), policy.concurrency, policy.lock_wait).await;
+    let states = survey(&context.connector, layout.tenants()).await;
     let plan = flotilla_rollout::plan(layout, states.into_iter(), &context.set, to)?;
     if !plan.unassigned.is_empty() {
         tracing::warn!(
@@ -97,6 +101,7 @@ pub async fn run(
             command: "apply".into(),
             set: &context.set,
             policy,
+            connector: &context.connector,
             earlier_failures,
         };
         execute(&plan, &execution, &mut sinks).await

@@ -12,9 +12,13 @@ pub async fn run(
     to: Option<i64>,
     selection: Selection,
 ) -> Result<Outcome, CliError> {
-    let context = crate::context::load(&global.fleet)?;
+    let context = crate::context::load(&global.fleet).await?;
     let plan = build(&context, &selection, to).await?;
-    crate::output::print(global, || plan_text(&plan), || plan_json(&plan));
+    crate::output::print(
+        global,
+        || plan_text(&plan, context.fleet.policy.transaction),
+        || plan_json(&plan),
+    );
     Ok(Outcome::Success)
 }
 
@@ -26,8 +30,7 @@ pub async fn build(
 ) -> Result<Plan, CliError> {
     let layout = selection.layout(&context.fleet.waves, &context.tenants)?;
     flotilla_rollout::check_target(&context.set, to)?;
-    let policy = &context.fleet.policy;
-    let states = survey(layout.tenants(), policy.concurrency, policy.lock_wait).await;
+    let states = survey(&context.connector, layout.tenants()).await;
     Ok(flotilla_rollout::plan(
         layout,
         states.into_iter(),

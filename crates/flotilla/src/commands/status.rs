@@ -11,7 +11,7 @@ use crate::cli::Global;
 use crate::error::{CliError, Outcome};
 
 pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Outcome, CliError> {
-    let context = crate::context::load(&global.fleet)?;
+    let context = crate::context::load(&global.fleet).await?;
     let layout = selection.layout(&context.fleet.waves, &context.tenants)?;
     let mut tenants: Vec<_> = layout.tenants().collect();
     if selection.is_everything() {
@@ -33,13 +33,7 @@ pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Ou
 
     let mut rows = Vec::with_capacity(tenants.len());
     if live {
-        let policy = &context.fleet.policy;
-        let states = survey(
-            tenants.iter().copied(),
-            policy.concurrency,
-            policy.lock_wait,
-        )
-        .await;
+        let states = survey(&context.connector, tenants.iter().copied()).await;
         for (tenant, state) in tenants.iter().zip(states) {
             let record = ledger.get(&tenant.id);
             let mut row = StatusRow {
