@@ -119,6 +119,14 @@ impl MySqlTenant {
         match got {
             Some(1) => {
                 self.locked = true;
+                // Another migrator may have created the tracking table since the session started.
+                let tables: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'flotilla_migrations'",
+                )
+                .fetch_one(self.conn())
+                .await
+                .map_err(tracking)?;
+                self.has_table = tables > 0;
                 Ok(())
             }
             _ => Err(TenantError::Locked(format!(

@@ -142,16 +142,23 @@ impl PgTenant {
     /// Takes the tenant's migration lock, polling until `wait` has passed.
     pub(crate) async fn lock(&mut self, wait: Duration) -> Result<(), TenantError> {
         let deadline = Instant::now() + wait;
-        let sql = format!("SELECT pg_try_advisory_lock({})", self.lock_key());
+        // Whether the tracking table exists is read again with the lock: another migrator may have
+        // created it since the session started.
+        let sql = format!(
+            "SELECT pg_try_advisory_lock({}), to_regclass({}) IS NOT NULL",
+            self.lock_key(),
+            literal(&self.table)
+        );
         loop {
             self.clean = false;
-            let got: bool = sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+            let (got, has_table): (bool, bool) = sqlx::query_as(AssertSqlSafe(sql.clone()))
                 .fetch_one(self.conn())
                 .await
                 .map_err(tracking)?;
             self.clean = true;
             if got {
                 self.locked = true;
+                self.has_table = has_table;
                 return Ok(());
             }
             if Instant::now() >= deadline {
