@@ -188,3 +188,42 @@ fn a_statement_over_the_limit_fails_the_tenant() {
         "{doc}"
     );
 }
+
+#[test]
+fn a_tenant_timeout_kills_the_statement_on_the_server() {
+    if !mariadb_up() {
+        return;
+    }
+    let db = MyDatabase::create("flt_mykill");
+    let s = Scratch::new();
+    s.migration(1, "stuck", "SELECT SLEEP(5);", None);
+    s.fleet(&format!("[fleet]\nledger = \"ledger.db\"\n[policy]\ntenant_timeout = \"300ms\"\n\n[[tenants]]\nid = \"t\"\nurl = \"{}\"\n", db.url()));
+    let started = std::time::Instant::now();
+    let (code, doc) = s.json(&["apply"]);
+    assert_eq!(code, 1, "{doc}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "the timeout did not stop the tenant"
+    );
+    let error = &tenant(&doc, "t")["error"];
+    assert_eq!(error["version"], 1);
+    assert!(
+        error["message"].as_str().unwrap().starts_with("timeout"),
+        "{error}"
+    );
+    let running = format!(
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}' AND info LIKE '%SLEEP(5)%'",
+        db.name
+    );
+    assert!(
+        eventually(3, || mariadb(None, &running) == "0"),
+        "the statement still runs on the server"
+    );
+    // The dirty row says the migration did not finish, and the ledger knows it.
+    assert_eq!(
+        db.sql("SELECT dirty FROM flotilla_migrations WHERE version = 1"),
+        "1"
+    );
+    let (_, status) = s.json(&["status"]);
+    assert_eq!(status["tenants"][0]["dirty"], true, "{status}");
+}
