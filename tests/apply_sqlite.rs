@@ -39,15 +39,6 @@ fn ids(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("t{i:02}")).collect()
 }
 
-fn tenant_json<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == id)
-        .unwrap_or_else(|| panic!("no tenant {id} in {doc}"))
-}
-
 fn two_wave_fleet(s: &Scratch, n: usize) {
     let ids = ids(n);
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -404,22 +395,10 @@ fn two_coordinators_with_separate_ledgers_apply_each_migration_once() {
         "two.toml",
         &format!("[fleet]\nledger = \"two.db\"\n[policy]\nconcurrency = 4\n\n{tenants}"),
     );
-    let spawn = |fleet: &str| {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("flotilla"))
-            .current_dir(s.dir.path())
-            .args(["--fleet", fleet, "apply", "--format", "json"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (one, two) = (spawn("one.toml"), spawn("two.toml"));
-    let (one, two) = (
-        one.wait_with_output().unwrap(),
-        two.wait_with_output().unwrap(),
-    );
-    assert_eq!(code(&one), 0, "{}", stderr(&one));
-    assert_eq!(code(&two), 0, "{}", stderr(&two));
+    let outputs = apply_concurrently(&s, &["one.toml", "two.toml"]);
+    let (one, two) = (&outputs[0], &outputs[1]);
+    assert_eq!(code(one), 0, "{}", stderr(one));
+    assert_eq!(code(two), 0, "{}", stderr(two));
     for id in &ids {
         let conn = s.sqlite(&format!("tenants/{id}.db"));
         let seeds: i64 = conn

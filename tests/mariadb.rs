@@ -7,15 +7,6 @@ use common::servers::*;
 use common::*;
 use serde_json::Value;
 
-fn tenant<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == id)
-        .unwrap_or_else(|| panic!("no tenant {id} in {doc}"))
-}
-
 fn my_migrations(s: &Scratch) {
     s.migration(
         1,
@@ -70,25 +61,25 @@ fn database_tenants_apply_once_and_a_failure_leaves_the_tenant_dirty() {
     s.migration(4, "later", "CREATE TABLE later (id INT);", None);
     let (code, doc) = s.json(&["apply"]);
     assert_eq!(code, 1, "{doc}");
-    let failed = tenant(&doc, "b");
+    let failed = tenant_json(&doc, "b");
     let message = failed["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("left the tenant dirty") && message.contains("SQLSTATE"),
         "{message}"
     );
     assert_eq!(b.sql("SELECT GROUP_CONCAT(CONCAT(version, ':', dirty) ORDER BY version) FROM flotilla_migrations"), "1:0,2:0,3:1");
-    assert_eq!(tenant(&doc, "a")["applied"], serde_json::json!([3, 4]));
+    assert_eq!(tenant_json(&doc, "a")["applied"], serde_json::json!([3, 4]));
     let (code, again) = s.json(&["apply"]);
     assert_eq!(code, 1);
     assert!(
-        tenant(&again, "b")["error"]["message"]
+        tenant_json(&again, "b")["error"]["message"]
             .as_str()
             .unwrap()
             .starts_with("dirty at version 3")
     );
     assert_eq!(b.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'later'"), "0");
     let (_, status) = s.json(&["status", "--live"]);
-    assert_eq!(tenant(&status, "b")["dirty"], true);
+    assert_eq!(tenant_json(&status, "b")["dirty"], true);
 
     // An edited applied migration on a: checksum mismatch before any SQL.
     s.migration(
@@ -99,7 +90,7 @@ fn database_tenants_apply_once_and_a_failure_leaves_the_tenant_dirty() {
     );
     let (_, doc) = s.json(&["apply", "--tenant", "a"]);
     assert!(
-        tenant(&doc, "a")["error"]["message"]
+        tenant_json(&doc, "a")["error"]["message"]
             .as_str()
             .unwrap()
             .starts_with("checksum mismatch")
@@ -138,22 +129,10 @@ fn two_coordinators_on_the_same_databases_apply_each_migration_exactly_once() {
         "two.toml",
         &format!("[fleet]\nledger = \"two.db\"\n[policy]\nconcurrency = 3\n\n{tenants}"),
     );
-    let spawn = |file: &str| {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("flotilla"))
-            .current_dir(s.dir.path())
-            .args(["--fleet", file, "apply", "--format", "json"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (one, two) = (spawn("one.toml"), spawn("two.toml"));
-    let (one, two) = (
-        one.wait_with_output().unwrap(),
-        two.wait_with_output().unwrap(),
-    );
-    assert_eq!(code(&one), 0, "{}", stderr(&one));
-    assert_eq!(code(&two), 0, "{}", stderr(&two));
+    let outputs = apply_concurrently(&s, &["one.toml", "two.toml"]);
+    let (one, two) = (&outputs[0], &outputs[1]);
+    assert_eq!(code(one), 0, "{}", stderr(one));
+    assert_eq!(code(two), 0, "{}", stderr(two));
     for db in &dbs {
         assert_eq!(
             db.sql("SELECT COUNT(*) FROM events"),
@@ -181,7 +160,7 @@ fn a_statement_over_the_limit_fails_the_tenant() {
         "the statement limit did not apply"
     );
     assert!(
-        tenant(&doc, "t")["error"]["message"]
+        tenant_json(&doc, "t")["error"]["message"]
             .as_str()
             .unwrap()
             .contains("max_statement_time"),
@@ -205,7 +184,7 @@ fn a_tenant_timeout_kills_the_statement_on_the_server() {
         started.elapsed() < std::time::Duration::from_secs(4),
         "the timeout did not stop the tenant"
     );
-    let error = &tenant(&doc, "t")["error"];
+    let error = &tenant_json(&doc, "t")["error"];
     assert_eq!(error["version"], 1);
     assert!(
         error["message"].as_str().unwrap().starts_with("timeout"),

@@ -11,15 +11,6 @@ const V1: i64 = 1;
 const V2: i64 = 2;
 const V3: i64 = 3;
 
-fn tenant<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == id)
-        .unwrap_or_else(|| panic!("no tenant {id} in {doc}"))
-}
-
 /// A table, then a multi-statement migration with a dollar-quoted function, a trigger, comments
 /// and string literals holding semicolons.
 fn pg_migrations(s: &Scratch) {
@@ -70,7 +61,7 @@ fn schema_tenants_apply_once_and_a_failure_rolls_back_completely() {
     assert_eq!(code, 0, "{doc}");
     for schema in [&a, &b, &c] {
         assert_eq!(
-            tenant(&doc, &schema.name)["applied"],
+            tenant_json(&doc, &schema.name)["applied"],
             serde_json::json!([V1, V2])
         );
         assert_eq!(schema.sql("SELECT string_agg(version::text, ',' ORDER BY version) || ' ' || bool_or(dirty) FROM flotilla_migrations"), "1,2 false");
@@ -97,7 +88,7 @@ fn schema_tenants_apply_once_and_a_failure_rolls_back_completely() {
     s.migration(V3, "positive_totals", "CREATE TABLE checked (id int);\nALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);", None);
     let (code, doc) = s.json(&["apply"]);
     assert_eq!(code, 1, "{doc}");
-    let failed = tenant(&doc, &b.name);
+    let failed = tenant_json(&doc, &b.name);
     assert_eq!(failed["error"]["version"], V3);
     assert!(
         failed["error"]["message"]
@@ -108,7 +99,10 @@ fn schema_tenants_apply_once_and_a_failure_rolls_back_completely() {
     );
     assert_eq!(b.sql("SELECT max(version) FROM flotilla_migrations"), "2");
     assert_eq!(b.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'checked' AND schemaname = current_schema()"), "0");
-    assert_eq!(tenant(&doc, &a.name)["applied"], serde_json::json!([V3]));
+    assert_eq!(
+        tenant_json(&doc, &a.name)["applied"],
+        serde_json::json!([V3])
+    );
 
     // An edited applied migration: checksum mismatch before any SQL.
     s.migration(
@@ -121,7 +115,7 @@ fn schema_tenants_apply_once_and_a_failure_rolls_back_completely() {
     let (code, doc) = s.json(&["apply", "--tenant", &a.name]);
     assert_eq!(code, 1);
     assert!(
-        tenant(&doc, &a.name)["error"]["message"]
+        tenant_json(&doc, &a.name)["error"]["message"]
             .as_str()
             .unwrap()
             .starts_with("checksum mismatch")
@@ -182,8 +176,8 @@ fn tenant_transaction_mode_leaves_a_failing_tenant_at_its_previous_version() {
     ));
     let (code, doc) = s.json(&["apply"]);
     assert_eq!(code, 1, "{doc}");
-    assert_eq!(tenant(&doc, &schema.name)["error"]["version"], V3);
-    assert_eq!(tenant(&doc, &schema.name)["to_version"], Value::Null);
+    assert_eq!(tenant_json(&doc, &schema.name)["error"]["version"], V3);
+    assert_eq!(tenant_json(&doc, &schema.name)["to_version"], Value::Null);
     assert_eq!(
         psql(
             "test",
@@ -231,22 +225,10 @@ fn two_coordinators_on_the_same_schemas_apply_each_migration_exactly_once() {
     };
     s.write("one.toml", &fleet("one.db"));
     s.write("two.toml", &fleet("two.db"));
-    let spawn = |file: &str| {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("flotilla"))
-            .current_dir(s.dir.path())
-            .args(["--fleet", file, "apply", "--format", "json"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (one, two) = (spawn("one.toml"), spawn("two.toml"));
-    let (one, two) = (
-        one.wait_with_output().unwrap(),
-        two.wait_with_output().unwrap(),
-    );
-    assert_eq!(code(&one), 0, "{}", stderr(&one));
-    assert_eq!(code(&two), 0, "{}", stderr(&two));
+    let outputs = apply_concurrently(&s, &["one.toml", "two.toml"]);
+    let (one, two) = (&outputs[0], &outputs[1]);
+    assert_eq!(code(one), 0, "{}", stderr(one));
+    assert_eq!(code(two), 0, "{}", stderr(two));
     for schema in &schemas {
         assert_eq!(
             schema.sql("SELECT count(*) FROM events"),
@@ -291,7 +273,7 @@ fn a_held_lock_makes_the_tenant_fail_as_locked_after_lock_wait() {
     let (code, doc) = s.json(&["apply"]);
     let _ = holder.wait();
     assert_eq!(code, 1, "{doc}");
-    let message = tenant(&doc, &schema.name)["error"]["message"]
+    let message = tenant_json(&doc, &schema.name)["error"]["message"]
         .as_str()
         .unwrap()
         .to_string();
@@ -329,7 +311,7 @@ fn statement_and_tenant_timeouts_fail_the_tenant_and_cancel_its_work() {
     let (code, doc) = s.json(&["apply"]);
     assert_eq!(code, 1);
     assert!(
-        tenant(&doc, &slow.name)["error"]["message"]
+        tenant_json(&doc, &slow.name)["error"]["message"]
             .as_str()
             .unwrap()
             .contains("statement timeout"),
@@ -344,7 +326,7 @@ fn statement_and_tenant_timeouts_fail_the_tenant_and_cancel_its_work() {
         started.elapsed() < std::time::Duration::from_secs(4),
         "the timeout did not stop the tenant"
     );
-    let error = &tenant(&doc, &stuck.name)["error"];
+    let error = &tenant_json(&doc, &stuck.name)["error"];
     assert_eq!(error["version"], V1);
     assert!(
         error["message"].as_str().unwrap().starts_with("timeout"),
@@ -483,7 +465,7 @@ fn discovery_by_schema_pattern_and_by_catalog_query() {
             "q1"
         ]
     );
-    let gone = tenant(&doc, "q-gone");
+    let gone = tenant_json(&doc, "q-gone");
     assert!(
         gone["error"]["message"]
             .as_str()

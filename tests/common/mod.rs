@@ -173,3 +173,34 @@ pub fn keys(value: &Value) -> Vec<&str> {
         .map(String::as_str)
         .collect()
 }
+
+/// The entry for tenant `id` in an apply, status or runs document.
+pub fn tenant_json<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    doc["tenants"]
+        .as_array()
+        .expect("a tenants array")
+        .iter()
+        .find(|t| t["id"] == id)
+        .unwrap_or_else(|| panic!("no tenant {id} in {doc}"))
+}
+
+/// Runs `apply --format json` with each fleet file at the same time, as separate coordinators, and
+/// waits for all of them.
+pub fn apply_concurrently(s: &Scratch, fleets: &[&str]) -> Vec<Output> {
+    let children: Vec<_> = fleets
+        .iter()
+        .map(|fleet| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("flotilla"))
+                .current_dir(s.dir.path())
+                .args(["--fleet", fleet, "apply", "--format", "json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("flotilla starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("flotilla finishes"))
+        .collect()
+}

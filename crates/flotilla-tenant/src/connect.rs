@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use flotilla_fleet::{Fleet, Policy, Server, Target};
-use sqlx::ConnectOptions;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::mysql::MySqlPool;
+use sqlx::postgres::PgPool;
+use sqlx::{ConnectOptions, MySql, Postgres};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::TenantError;
@@ -111,13 +111,7 @@ impl Connector {
             }
             Target::Postgres { url } => {
                 let permit = self.host_permit(url).await?;
-                let options = PgConnectOptions::from_str(url)
-                    .map_err(|e| bad_url(url, &e))?
-                    .disable_statement_logging();
-                let conn = options
-                    .connect()
-                    .await
-                    .map_err(|e| unreachable(&flotilla_fleet::redact_url(url), &e))?;
+                let conn = connect_url::<sqlx::PgConnection>(url).await?;
                 let tenant = PgTenant::start(
                     crate::postgres::PgConn::Own {
                         conn,
@@ -131,13 +125,7 @@ impl Connector {
             }
             Target::MySql { url } => {
                 let permit = self.host_permit(url).await?;
-                let options = MySqlConnectOptions::from_str(url)
-                    .map_err(|e| bad_url(url, &e))?
-                    .disable_statement_logging();
-                let conn = options
-                    .connect()
-                    .await
-                    .map_err(|e| unreachable(&flotilla_fleet::redact_url(url), &e))?;
+                let conn = connect_url::<sqlx::MySqlConnection>(url).await?;
                 Ok(Some(Session::MySql(
                     MySqlTenant::start(conn, permit, policy).await?,
                 )))
@@ -156,17 +144,15 @@ impl Connector {
                 None => return,
             },
             Target::Postgres { url } => cancel_pg(url, backend).await,
-            Target::MySql { url } => match MySqlConnectOptions::from_str(url) {
-                Ok(options) => match options.disable_statement_logging().connect().await {
-                    Ok(mut conn) => {
-                        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL QUERY {backend}")))
-                            .execute(&mut conn)
-                            .await
-                            .map(|_| ())
-                    }
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(e),
+            Target::MySql { url } => match connect_url::<sqlx::MySqlConnection>(url).await {
+                Ok(mut conn) => sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL QUERY {backend}")))
+                    .execute(&mut conn)
+                    .await
+                    .map(|_| ()),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant.id, "could not cancel the timed-out session: {e}");
+                    return;
+                }
             },
             Target::Sqlite(_) => return,
         };
@@ -176,56 +162,35 @@ impl Connector {
     }
 
     pub(crate) async fn pg_pool(&self, server: &str) -> Result<PgPool, TenantError> {
-        let entry = self.servers.get(server).ok_or_else(|| {
-            TenantError::Unreachable(format!("no server {server:?} in the fleet file"))
-        })?;
-        let max = entry
-            .server
-            .max_connections
-            .unwrap_or(self.policy.per_server) as u32;
+        let entry = self.entry(server)?;
         let pool = entry
             .pg
-            .get_or_try_init(|| async {
-                let options = PgConnectOptions::from_str(&entry.server.url)
-                    .map_err(|e| bad_url(&entry.server.url, &e))?
-                    .disable_statement_logging();
-                Ok::<_, TenantError>(
-                    PgPoolOptions::new()
-                        .max_connections(max)
-                        .min_connections(0)
-                        .max_lifetime(SESSION_LIFETIME)
-                        .acquire_timeout(CONNECT_TIMEOUT)
-                        .connect_lazy_with(options),
-                )
-            })
+            .get_or_try_init(|| async { lazy_pool::<Postgres>(&entry.server, self.cap(entry)) })
             .await?;
         Ok(pool.clone())
     }
 
     pub(crate) async fn my_pool(&self, server: &str) -> Result<MySqlPool, TenantError> {
-        let entry = self.servers.get(server).ok_or_else(|| {
-            TenantError::Unreachable(format!("no server {server:?} in the fleet file"))
-        })?;
-        let max = entry
-            .server
-            .max_connections
-            .unwrap_or(self.policy.per_server) as u32;
+        let entry = self.entry(server)?;
         let pool = entry
             .my
-            .get_or_try_init(|| async {
-                let options = MySqlConnectOptions::from_str(&entry.server.url)
-                    .map_err(|e| bad_url(&entry.server.url, &e))?
-                    .disable_statement_logging();
-                Ok::<_, TenantError>(
-                    MySqlPoolOptions::new()
-                        .max_connections(max)
-                        .min_connections(0)
-                        .acquire_timeout(CONNECT_TIMEOUT)
-                        .connect_lazy_with(options),
-                )
-            })
+            .get_or_try_init(|| async { lazy_pool::<MySql>(&entry.server, self.cap(entry)) })
             .await?;
         Ok(pool.clone())
+    }
+
+    fn entry(&self, server: &str) -> Result<&ServerEntry, TenantError> {
+        self.servers.get(server).ok_or_else(|| {
+            TenantError::Unreachable(format!("no server {server:?} in the fleet file"))
+        })
+    }
+
+    fn cap(&self, entry: &ServerEntry) -> u32 {
+        entry
+            .server
+            .max_connections
+            .unwrap_or(self.policy.per_server)
+            .max(1) as u32
     }
 
     pub(crate) fn server(&self, name: &str) -> Option<&Server> {
@@ -259,16 +224,48 @@ impl Connector {
 }
 
 async fn cancel_pg(url: &str, backend: u64) -> Result<(), sqlx::Error> {
-    let mut conn = PgConnectOptions::from_str(url)?
-        .disable_statement_logging()
-        .connect()
-        .await?;
+    let mut conn = match connect_url::<sqlx::PgConnection>(url).await {
+        Ok(conn) => conn,
+        Err(e) => return Err(sqlx::Error::Protocol(e.to_string())),
+    };
     sqlx::query("SELECT pg_cancel_backend($1)")
         .bind(backend as i32)
         .execute(&mut conn)
         .await?;
     let _ = sqlx::Connection::close(conn).await;
     Ok(())
+}
+
+/// A connection of its own to the database at `url`, failing as unreachable with the URL redacted.
+async fn connect_url<C: sqlx::Connection>(url: &str) -> Result<C, TenantError>
+where
+    C::Options: FromStr<Err = sqlx::Error>,
+{
+    let options = C::Options::from_str(url)
+        .map_err(|e| bad_url(url, &e))?
+        .disable_statement_logging();
+    options
+        .connect()
+        .await
+        .map_err(|e| unreachable(&flotilla_fleet::redact_url(url), &e))
+}
+
+/// A pool that connects on first use, capped at `max` sessions, each replaced after
+/// `SESSION_LIFETIME`. Its acquire timeout bounds connecting only: waiting for a free session is
+/// the job of the server's slots.
+fn lazy_pool<DB: sqlx::Database>(server: &Server, max: u32) -> Result<sqlx::Pool<DB>, TenantError>
+where
+    <DB::Connection as sqlx::Connection>::Options: FromStr<Err = sqlx::Error>,
+{
+    let options = <DB::Connection as sqlx::Connection>::Options::from_str(&server.url)
+        .map_err(|e| bad_url(&server.url, &e))?
+        .disable_statement_logging();
+    Ok(sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(max)
+        .min_connections(0)
+        .max_lifetime(SESSION_LIFETIME)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_lazy_with(options))
 }
 
 /// `host:port` of a server URL, without credentials, for grouping connections.

@@ -42,6 +42,11 @@ pub enum TenantError {
 }
 
 impl TenantError {
+    /// Reading or writing the tracking table itself failed.
+    pub(crate) fn tracking(e: sqlx::Error) -> Self {
+        TenantError::Tracking(db_message(&e))
+    }
+
     /// `migration` failed inside its transaction, which rolled back.
     pub(crate) fn migration(migration: &flotilla_migrations::Migration, message: String) -> Self {
         TenantError::Migration {

@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use flotilla_fleet::Policy;
 use flotilla_migrations::Migration;
-use sqlx::mysql::{MySqlConnection, MySqlRow};
+use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::{TenantError, db_message};
 use crate::executor::Step;
 use crate::sql::{Grammar, ends_with_semicolon, my_ident, my_literal};
-use crate::state::{AppliedRow, TenantState};
+use crate::state::{TenantState, state_of};
 
 const CREATE_TRACKING: &str = "CREATE TABLE IF NOT EXISTS flotilla_migrations (
     version BIGINT PRIMARY KEY,
@@ -115,7 +115,7 @@ impl MySqlTenant {
         let got: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
             .fetch_one(self.conn())
             .await
-            .map_err(tracking)?;
+            .map_err(TenantError::tracking)?;
         match got {
             Some(1) => {
                 self.locked = true;
@@ -125,7 +125,7 @@ impl MySqlTenant {
                 )
                 .fetch_one(self.conn())
                 .await
-                .map_err(tracking)?;
+                .map_err(TenantError::tracking)?;
                 self.has_table = tables > 0;
                 Ok(())
             }
@@ -159,7 +159,7 @@ impl MySqlTenant {
         )
         .fetch_all(self.conn())
         .await
-        .map_err(tracking)?;
+        .map_err(TenantError::tracking)?;
         Ok(state_of(&rows))
     }
 
@@ -239,23 +239,6 @@ fn lock_name(database: &str) -> String {
         "flotilla:{}:{hash:016x}",
         database.chars().take(24).collect::<String>()
     )
-}
-
-fn state_of(rows: &[MySqlRow]) -> TenantState {
-    TenantState::new(
-        rows.iter()
-            .map(|row| AppliedRow {
-                version: row.get(0),
-                name: row.get(1),
-                checksum: row.get(2),
-                dirty: row.get(3),
-            })
-            .collect(),
-    )
-}
-
-fn tracking(e: sqlx::Error) -> TenantError {
-    TenantError::Tracking(db_message(&e))
 }
 
 #[cfg(test)]

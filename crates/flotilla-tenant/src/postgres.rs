@@ -19,14 +19,14 @@ use chrono::Utc;
 use flotilla_fleet::Policy;
 use flotilla_migrations::Migration;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection, Postgres, Row};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::{TenantError, db_message};
 use crate::executor::Step;
 use crate::sql::{Grammar, literal, pg_ident, split_statements};
-use crate::state::{AppliedRow, TenantState};
+use crate::state::{TenantState, state_of};
 
 /// A pooled session (schema tenants) or a connection of its own (database tenants), with the
 /// permit that counts it against its host's cap.
@@ -154,7 +154,7 @@ impl PgTenant {
             let (got, has_table): (bool, bool) = sqlx::query_as(AssertSqlSafe(sql.clone()))
                 .fetch_one(self.conn())
                 .await
-                .map_err(tracking)?;
+                .map_err(TenantError::tracking)?;
             self.clean = true;
             if got {
                 self.locked = true;
@@ -203,7 +203,7 @@ impl PgTenant {
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(self.conn())
             .await
-            .map_err(tracking)?;
+            .map_err(TenantError::tracking)?;
         self.clean = true;
         Ok(state_of(&rows))
     }
@@ -370,21 +370,4 @@ impl Drop for PgTenant {
             conn.close_on_drop();
         }
     }
-}
-
-fn state_of(rows: &[PgRow]) -> TenantState {
-    TenantState::new(
-        rows.iter()
-            .map(|row| AppliedRow {
-                version: row.get(0),
-                name: row.get(1),
-                checksum: row.get(2),
-                dirty: row.get(3),
-            })
-            .collect(),
-    )
-}
-
-fn tracking(e: sqlx::Error) -> TenantError {
-    TenantError::Tracking(db_message(&e))
 }

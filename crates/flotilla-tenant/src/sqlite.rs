@@ -20,11 +20,11 @@ use chrono::{SecondsFormat, Utc};
 use flotilla_fleet::SqliteTarget;
 use flotilla_migrations::Migration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use crate::error::{TenantError, db_message};
 use crate::executor::Step;
-use crate::state::{AppliedRow, TenantState};
+use crate::state::{TenantState, state_of};
 
 const CREATE_TRACKING: &str = "CREATE TABLE IF NOT EXISTS flotilla_migrations (
     version BIGINT PRIMARY KEY,
@@ -105,7 +105,7 @@ impl SqliteTenant {
                 path.display(),
                 db_message(&e)
             ))),
-            Err(e) => Err(tracking(e)),
+            Err(e) => Err(TenantError::tracking(e)),
         }
     }
 
@@ -139,7 +139,7 @@ impl SqliteTenant {
             sqlx::raw_sql("COMMIT")
                 .execute(&mut self.conn)
                 .await
-                .map_err(tracking)?;
+                .map_err(TenantError::tracking)?;
             return Ok(steps);
         }
         for (i, migration) in todo.iter().enumerate() {
@@ -186,7 +186,7 @@ impl SqliteTenant {
             sqlx::raw_sql("COMMIT")
                 .execute(&mut self.conn)
                 .await
-                .map_err(tracking)?;
+                .map_err(TenantError::tracking)?;
             return Ok(None);
         }
         let record = format!("{}COMMIT;", insert_row(migration, run_id, None, true));
@@ -263,7 +263,7 @@ impl SqliteTenant {
                         humanize(lock_wait)
                     ))
                 } else {
-                    tracking(e)
+                    TenantError::tracking(e)
                 });
             }
         };
@@ -279,19 +279,6 @@ impl SqliteTenant {
     async fn rollback(&mut self) {
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
     }
-}
-
-fn state_of(rows: &[sqlx::sqlite::SqliteRow]) -> TenantState {
-    TenantState::new(
-        rows.iter()
-            .map(|row| AppliedRow {
-                version: row.get(0),
-                name: row.get(1),
-                checksum: row.get(2),
-                dirty: row.get(3),
-            })
-            .collect(),
-    )
 }
 
 /// The tracking row of `migration` as an INSERT statement. Every value is a version number, a
@@ -328,10 +315,6 @@ fn quote(text: &str) -> String {
 
 fn now_text(at: chrono::DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn tracking(e: sqlx::Error) -> TenantError {
-    TenantError::Tracking(db_message(&e))
 }
 
 /// SQLITE_BUSY or SQLITE_LOCKED, including their extended codes (the low byte is the primary code).

@@ -2,6 +2,7 @@
 //! (not dirty, no edited migration), and which versions are pending up to a target.
 
 use flotilla_migrations::{Migration, MigrationSet};
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::error::TenantError;
 
@@ -73,6 +74,26 @@ impl TenantState {
             .filter(|m| !self.is_applied(m.version))
             .collect()
     }
+}
+
+/// The state from rows `(version, name, checksum, dirty)` of a tracking table, in any dialect.
+pub(crate) fn state_of<R: Row>(rows: &[R]) -> TenantState
+where
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    TenantState::new(
+        rows.iter()
+            .map(|row| AppliedRow {
+                version: row.get(0),
+                name: row.get(1),
+                checksum: row.get(2),
+                dirty: row.get(3),
+            })
+            .collect(),
+    )
 }
 
 fn short(checksum: &str) -> String {
