@@ -98,6 +98,17 @@ fn fleet_file_errors_name_the_line_and_column() {
             "[[tenants]]\nid = \"a\"\nurl = \"sqlite://a.db\"\n[[waves]]\nname = \"first\"\ngate = \"manual\"\n",
             &["fleet.toml:6:8", "is the first wave"],
         ),
+        (
+            "[[servers]]\nname = \"my\"\nurl = \"mysql://root@db/app\"\n[[tenants]]\nid = \"a\"\nserver = \"my\"\nschema = \"s\"\n",
+            &[
+                "fleet.toml:6:10",
+                "is a MySQL server, and schema tenants live on PostgreSQL",
+            ],
+        ),
+        (
+            "[[servers]]\nname = \"pg\"\nurl = \"postgres://u:${FLOTILLA_TEST_UNSET_VAR}@db/app\"\n[[tenants]]\nid = \"a\"\nserver = \"pg\"\nschema = \"s\"\n",
+            &["fleet.toml:3:7", "FLOTILLA_TEST_UNSET_VAR is not set"],
+        ),
     ];
     for (fleet, expected) in cases {
         let s = Scratch::new();

@@ -147,7 +147,10 @@ fn database_tenants_and_concurrent_indexes_outside_a_transaction() {
         "[fleet]\nledger = \"ledger.db\"\n[policy]\ntransaction = \"tenant\"\n\n{tenants}"
     ));
     let plan = stdout(&s.run(&["plan"]));
-    assert!(plan.contains("[one transaction]"), "{plan}");
+    assert!(
+        plan.contains("[transactions split at transaction:false migrations]"),
+        "{plan}"
+    );
     let (code, doc) = s.json(&["apply"]);
     assert_eq!(code, 0, "{doc}");
     for db in [&one, &two] {

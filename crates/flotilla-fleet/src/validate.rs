@@ -211,7 +211,11 @@ impl Checker<'_> {
                 defaults.per_server,
             ),
             lock_wait: self.duration(raw.lock_wait.as_ref(), defaults.lock_wait),
-            lock_timeout: self.duration(raw.lock_timeout.as_ref(), defaults.lock_timeout),
+            lock_timeout: self.positive_duration(
+                raw.lock_timeout.as_ref(),
+                "lock_timeout",
+                defaults.lock_timeout,
+            ),
             statement_timeout: self.positive_duration(
                 raw.statement_timeout.as_ref(),
                 "statement_timeout",
@@ -244,10 +248,10 @@ impl Checker<'_> {
                 continue;
             }
             seen.insert(name.clone(), location);
-            let Some(url) = self.expand(&server.url) else {
-                continue;
-            };
-            if !matches!(scheme(&url), Some(Scheme::Postgres | Scheme::MySql)) {
+            // A server whose URL cannot be used is still a server: the tenants naming it must not
+            // each add an "unknown server" error to the one that matters.
+            let url = self.expand(&server.url).unwrap_or_default();
+            if !url.is_empty() && !matches!(scheme(&url), Some(Scheme::Postgres | Scheme::MySql)) {
                 let at = self.at(&server.url);
                 self.problem(
                     at,
@@ -345,6 +349,14 @@ impl Checker<'_> {
                     self.problem(at, format!("tenant {id:?} has an empty schema name"));
                     return None;
                 }
+                if servers
+                    .iter()
+                    .any(|s| &s.name == name && scheme(&s.url) == Some(Scheme::MySql))
+                {
+                    let at = self.at(server);
+                    self.problem(at, format!("tenant {id:?}: server {name:?} is a MySQL server, and schema tenants live on PostgreSQL (give a MySQL tenant its own `url`)"));
+                    return None;
+                }
                 Some(Target::Schema {
                     server: name.clone(),
                     schema: schema.get_ref().clone(),
@@ -383,6 +395,15 @@ impl Checker<'_> {
                         dir: self.dir.to_path_buf(),
                         pattern,
                     })
+                }
+                (None, Some(server), Some(_), None)
+                    if servers.iter().any(|s| {
+                        &s.name == server.get_ref() && scheme(&s.url) == Some(Scheme::MySql)
+                    }) =>
+                {
+                    let at = self.at(server);
+                    self.problem(at, format!("discover `schemas` needs a PostgreSQL server; {:?} is a MySQL server (use `query` returning (id, url))", server.get_ref()));
+                    None
                 }
                 (None, Some(server), Some(like), None) if known_server(server) => {
                     Some(DiscoverSource::Schemas {

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use flotilla_fleet::{Target, TransactionMode};
 use flotilla_ledger::RunRecord;
+use flotilla_migrations::MigrationSet;
 use flotilla_rollout::{Plan, RunReport, RunStatus, TenantStatus};
 
 use crate::StatusRow;
@@ -23,7 +24,7 @@ fn plural(n: usize, word: &str) -> String {
 /// What apply would do, per wave and tenant. In `transaction = "tenant"` mode each tenant line
 /// says whether its migrations will share one transaction: MySQL commits DDL implicitly, so its
 /// tenants go one migration at a time whatever the policy.
-pub fn plan_text(plan: &Plan, mode: TransactionMode) -> String {
+pub fn plan_text(plan: &Plan, mode: TransactionMode, set: &MigrationSet) -> String {
     let mut out = String::new();
     let tenants = plan.tenants().count();
     let with_work = plan.tenants().filter(|t| t.has_work()).count();
@@ -59,7 +60,16 @@ pub fn plan_text(plan: &Plan, mode: TransactionMode) -> String {
                     (TransactionMode::Tenant, Target::MySql { .. }) => {
                         " [one migration at a time: MySQL commits DDL implicitly]"
                     }
-                    (TransactionMode::Tenant, _) => " [one transaction]",
+                    (TransactionMode::Tenant, _)
+                        if t.pending
+                            .iter()
+                            .all(|v| set.get(*v).is_none_or(|m| m.up.transactional)) =>
+                    {
+                        " [one transaction]"
+                    }
+                    (TransactionMode::Tenant, _) => {
+                        " [transactions split at transaction:false migrations]"
+                    }
                 };
                 format!(
                     "{} -> {}: {} pending ({}){grouping}",

@@ -47,6 +47,10 @@ struct ServerEntry {
     /// tenants' migrations; waiting for a *connection* must not, so the two are kept apart: the
     /// pool's own acquire timeout only bounds connecting.
     slots: Arc<Semaphore>,
+    /// Whether the server could be reached, learnt once with a connection of its own: a pool
+    /// only says it timed out, while this keeps the real cause, and every other tenant of a
+    /// server that is down fails at once instead of waiting its turn to time out.
+    reachable: tokio::sync::OnceCell<Result<(), String>>,
 }
 
 impl Connector {
@@ -61,6 +65,7 @@ impl Connector {
                     pg: Default::default(),
                     my: Default::default(),
                     slots: Arc::new(Semaphore::new(cap)),
+                    reachable: Default::default(),
                 };
                 (s.name.clone(), entry)
             })
@@ -163,6 +168,7 @@ impl Connector {
 
     pub(crate) async fn pg_pool(&self, server: &str) -> Result<PgPool, TenantError> {
         let entry = self.entry(server)?;
+        reachable::<sqlx::PgConnection>(entry).await?;
         let pool = entry
             .pg
             .get_or_try_init(|| async { lazy_pool::<Postgres>(&entry.server, self.cap(entry)) })
@@ -172,6 +178,7 @@ impl Connector {
 
     pub(crate) async fn my_pool(&self, server: &str) -> Result<MySqlPool, TenantError> {
         let entry = self.entry(server)?;
+        reachable::<sqlx::MySqlConnection>(entry).await?;
         let pool = entry
             .my
             .get_or_try_init(|| async { lazy_pool::<MySql>(&entry.server, self.cap(entry)) })
@@ -236,6 +243,33 @@ async fn cancel_pg(url: &str, backend: u64) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Connects once to the server of `entry` to learn whether it can be reached at all.
+async fn reachable<C: sqlx::Connection>(entry: &ServerEntry) -> Result<(), TenantError>
+where
+    C::Options: FromStr<Err = sqlx::Error>,
+{
+    let result = entry
+        .reachable
+        .get_or_init(|| async {
+            match connect_url::<C>(&entry.server.url).await {
+                Ok(conn) => {
+                    let _ = conn.close().await;
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await;
+    result.clone().map_err(|message| {
+        TenantError::Unreachable(
+            message
+                .strip_prefix("unreachable: ")
+                .unwrap_or(&message)
+                .to_string(),
+        )
+    })
+}
+
 /// A connection of its own to the database at `url`, failing as unreachable with the URL redacted.
 async fn connect_url<C: sqlx::Connection>(url: &str) -> Result<C, TenantError>
 where
@@ -244,10 +278,15 @@ where
     let options = C::Options::from_str(url)
         .map_err(|e| bad_url(url, &e))?
         .disable_statement_logging();
-    options
-        .connect()
-        .await
-        .map_err(|e| unreachable(&flotilla_fleet::redact_url(url), &e))
+    let redacted = flotilla_fleet::redact_url(url);
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(unreachable(&redacted, &e)),
+        Err(_) => Err(TenantError::Unreachable(format!(
+            "{redacted}: no connection within {}s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// A pool that connects on first use, capped at `max` sessions, each replaced after

@@ -12,6 +12,7 @@ use flotilla_migrations::{Migration, MigrationSet};
 use crate::connect::Connector;
 use crate::error::TenantError;
 use crate::resolve::Tenant;
+use crate::session::Session;
 use crate::sqlite::humanize;
 use crate::state::TenantState;
 
@@ -100,7 +101,17 @@ pub async fn apply(
     on_step: &mut (dyn FnMut(&Step) + Send),
 ) -> TenantRun {
     let mut run = TenantRun::default();
-    let work = apply_inner(connector, tenant, set, target, options, &mut run, on_step);
+    // Waiting for a pooled session or for a slot on the tenant's host is not the tenant's work:
+    // the timeout starts once its session is open (connecting has a bound of its own).
+    let session = match connector.open(tenant, false).await {
+        Ok(session) => session.expect("a writable session always opens"),
+        Err(error) => {
+            run.error = Some(error);
+            return run;
+        }
+    };
+    run.backend = session.backend();
+    let work = apply_inner(session, tenant, set, target, options, &mut run, on_step);
     let outcome = tokio::time::timeout(options.tenant_timeout, work).await;
     // Dropping the unfinished future rolls back the open transaction and closes the connection;
     // the server is asked to stop the statement it may still be running.
@@ -147,7 +158,7 @@ pub async fn apply(
 }
 
 async fn apply_inner(
-    connector: &Connector,
+    mut session: Session,
     tenant: &Tenant,
     set: &MigrationSet,
     target: Option<i64>,
@@ -155,11 +166,6 @@ async fn apply_inner(
     run: &mut TenantRun,
     on_step: &mut (dyn FnMut(&Step) + Send),
 ) -> Result<(), TenantError> {
-    let mut session = connector
-        .open(tenant, false)
-        .await?
-        .expect("a writable session always opens");
-    run.backend = session.backend();
     let result = async {
         session.lock(options.lock_wait).await?;
         let state = session.read_state(sqlite_path(tenant)).await?;

@@ -160,7 +160,7 @@ impl MySqlTenant {
         .fetch_all(self.conn())
         .await
         .map_err(TenantError::tracking)?;
-        Ok(state_of(&rows))
+        state_of(&rows)
     }
 
     /// One migration under the dirty protocol (MySQL cannot do otherwise).
@@ -175,7 +175,7 @@ impl MySqlTenant {
         }
         record.push_str(&format!(
             "INSERT INTO flotilla_migrations (version, name, checksum, applied_at, duration_ms, run_id, dirty) \
-             VALUES ({}, {}, {}, NOW(3), 0, {}, TRUE);",
+             VALUES ({}, {}, {}, UTC_TIMESTAMP(3), 0, {}, TRUE);",
             migration.version,
             my_literal(&migration.name),
             my_literal(&migration.checksum),
@@ -199,7 +199,7 @@ impl MySqlTenant {
             batch.push_str("\n;");
         }
         batch.push_str(&format!(
-            "\nUPDATE flotilla_migrations SET dirty = FALSE, applied_at = NOW(3), \
+            "\nUPDATE flotilla_migrations SET dirty = FALSE, applied_at = UTC_TIMESTAMP(3), \
              duration_ms = TIMESTAMPDIFF(MICROSECOND, @flotilla_started, SYSDATE(6)) DIV 1000 WHERE version = {};",
             migration.version
         ));

@@ -205,7 +205,7 @@ impl PgTenant {
             .await
             .map_err(TenantError::tracking)?;
         self.clean = true;
-        Ok(state_of(&rows))
+        state_of(&rows)
     }
 
     /// Runs `group` in one transaction with their tracking rows, one message per migration: the

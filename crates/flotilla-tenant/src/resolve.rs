@@ -155,7 +155,8 @@ async fn schema_tenants(
         .await
         .map_err(|e| failed(e.to_string()))?;
     let names: Vec<String> = sqlx::query_scalar(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1 ORDER BY nspname",
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1 \
+         AND nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY nspname",
     )
     .bind(like)
     .fetch_all(&pool)
@@ -195,34 +196,33 @@ async fn query_tenants(
         .server(server)
         .map(|s| s.url.clone())
         .unwrap_or_default();
-    let rows: Vec<(String, String)> = if url.to_ascii_lowercase().starts_with("mysql")
-        || url.to_ascii_lowercase().starts_with("mariadb")
-    {
-        let pool = connector
-            .my_pool(server)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        sqlx::query_as(AssertSqlSafe(query))
-            .fetch_all(&pool)
-            .await
-            .map_err(|e| failed(db_message(&e)))?
-    } else {
-        let pool = connector
-            .pg_pool(server)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        sqlx::query_as(AssertSqlSafe(query))
-            .fetch_all(&pool)
-            .await
-            .map_err(|e| failed(db_message(&e)))?
-    };
+    let rows: Vec<(String, String)> =
+        if is_mysql(&url) || url.to_ascii_lowercase().starts_with("mariadb") {
+            let pool = connector
+                .my_pool(server)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            sqlx::query_as(AssertSqlSafe(query))
+                .fetch_all(&pool)
+                .await
+                .map_err(|e| failed(db_message(&e)))?
+        } else {
+            let pool = connector
+                .pg_pool(server)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            sqlx::query_as(AssertSqlSafe(query))
+                .fetch_all(&pool)
+                .await
+                .map_err(|e| failed(db_message(&e)))?
+        };
     let mut found = Vec::with_capacity(rows.len());
     for (id, second) in rows {
         let target = if second.contains("://") || second.starts_with("sqlite:") {
             flotilla_fleet::target_from_url(&second, &fleet.dir)
                 .map_err(|message| failed(format!("tenant {id:?}: {message}")))?
         } else {
-            if url.to_ascii_lowercase().starts_with("mysql") {
+            if is_mysql(&url) {
                 return Err(failed(format!(
                     "tenant {id:?}: a MySQL server has no schemas; the query must return (id, url)"
                 )));
@@ -240,6 +240,13 @@ async fn query_tenants(
         });
     }
     Ok(found)
+}
+
+fn is_mysql(url: &str) -> bool {
+    matches!(
+        flotilla_fleet::target_from_url(url, std::path::Path::new(".")),
+        Ok(Target::MySql { .. })
+    )
 }
 
 fn same_target(a: &Target, b: &Target) -> bool {

@@ -95,7 +95,7 @@ impl SqliteTenant {
         path: &std::path::Path,
     ) -> Result<TenantState, TenantError> {
         match sqlx::query(SELECT_ROWS).fetch_all(&mut self.conn).await {
-            Ok(rows) => Ok(state_of(&rows)),
+            Ok(rows) => state_of(&rows),
             Err(e) if db_message(&e).starts_with("no such table: flotilla_migrations") => {
                 self.has_table = false;
                 Ok(TenantState::default())
@@ -267,7 +267,7 @@ impl SqliteTenant {
                 });
             }
         };
-        let current = state_of(&rows);
+        let current = state_of(&rows)?;
         if let Some(version) = current.dirty() {
             self.rollback().await;
             return Err(TenantError::Dirty { version });

@@ -28,9 +28,13 @@ impl TenantState {
         Self { applied }
     }
 
-    /// The highest applied version.
+    /// The highest version applied cleanly; a dirty row is a migration that did not finish.
     pub fn version(&self) -> Option<i64> {
-        self.applied.last().map(|r| r.version)
+        self.applied
+            .iter()
+            .rev()
+            .find(|r| !r.dirty)
+            .map(|r| r.version)
     }
 
     pub fn dirty(&self) -> Option<i64> {
@@ -76,24 +80,29 @@ impl TenantState {
     }
 }
 
-/// The state from rows `(version, name, checksum, dirty)` of a tracking table, in any dialect.
-pub(crate) fn state_of<R: Row>(rows: &[R]) -> TenantState
+/// The state from rows `(version, name, checksum, dirty)` of a tracking table, in any dialect. A
+/// tracking table whose columns have other types is an error, not a panic.
+pub(crate) fn state_of<R: Row>(rows: &[R]) -> Result<TenantState, TenantError>
 where
     usize: ColumnIndex<R>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
 {
-    TenantState::new(
-        rows.iter()
-            .map(|row| AppliedRow {
-                version: row.get(0),
-                name: row.get(1),
-                checksum: row.get(2),
-                dirty: row.get(3),
-            })
-            .collect(),
-    )
+    let row = |row: &R| -> Result<AppliedRow, sqlx::Error> {
+        Ok(AppliedRow {
+            version: row.try_get(0)?,
+            name: row.try_get(1)?,
+            checksum: row.try_get(2)?,
+            dirty: row.try_get(3)?,
+        })
+    };
+    let applied = rows
+        .iter()
+        .map(row)
+        .collect::<Result<_, _>>()
+        .map_err(TenantError::tracking)?;
+    Ok(TenantState::new(applied))
 }
 
 fn short(checksum: &str) -> String {

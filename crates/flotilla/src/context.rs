@@ -1,5 +1,6 @@
-//! Loading everything a command needs, completely and before any connection is opened: the fleet
-//! file, the migrations directory and the list of tenants. Any problem here is exit code 2.
+//! Loading everything a command needs, completely and before any tenant is opened: the fleet file,
+//! the migrations directory and the list of tenants. A problem with the input is exit code 2; a
+//! discovery server that cannot be read is exit code 1 (the input was fine, nothing was touched).
 
 use std::path::Path;
 

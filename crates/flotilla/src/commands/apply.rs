@@ -26,7 +26,7 @@ pub async fn run(
         let plan = super::plan::build(&context, &selection, to).await?;
         crate::output::print(
             global,
-            || plan_text(&plan, context.fleet.policy.transaction),
+            || plan_text(&plan, context.fleet.policy.transaction, &context.set),
             || plan_json(&plan),
         );
         return Ok(Outcome::Success);

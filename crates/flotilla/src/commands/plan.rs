@@ -16,7 +16,7 @@ pub async fn run(
     let plan = build(&context, &selection, to).await?;
     crate::output::print(
         global,
-        || plan_text(&plan, context.fleet.policy.transaction),
+        || plan_text(&plan, context.fleet.policy.transaction, &context.set),
         || plan_json(&plan),
     );
     Ok(Outcome::Success)

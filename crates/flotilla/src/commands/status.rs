@@ -26,8 +26,13 @@ pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Ou
     }
     let ledger = Reader::open(&context.fleet.ledger_path)?.tenants()?;
     let known: HashSet<i64> = context.set.all().iter().map(|m| m.version).collect();
-    let pending_of = |versions: &[i64]| {
-        let applied: HashSet<i64> = versions.iter().copied().collect();
+    // A dirty version did not finish: it is still pending, and never the tenant's version.
+    let pending_of = |versions: &[i64], dirty: Option<i64>| {
+        let applied: HashSet<i64> = versions
+            .iter()
+            .copied()
+            .filter(|v| Some(*v) != dirty)
+            .collect();
         known.difference(&applied).count()
     };
 
@@ -49,7 +54,7 @@ pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Ou
                 Ok(state) => {
                     let versions: Vec<i64> = state.applied.iter().map(|r| r.version).collect();
                     row.version = state.version();
-                    row.pending = Some(pending_of(&versions));
+                    row.pending = Some(pending_of(&versions, state.dirty()));
                     row.dirty = Some(state.dirty().is_some());
                     row.error = state.verify(&context.set).err().map(|e| e.to_string());
                 }
@@ -62,8 +67,15 @@ pub async fn run(global: &Global, live: bool, selection: Selection) -> Result<Ou
             let row = match ledger.get(&tenant.id) {
                 Some(record) => StatusRow {
                     id: tenant.id.clone(),
-                    version: record.versions.iter().max().copied(),
-                    pending: record.observed.then(|| pending_of(&record.versions)),
+                    version: record
+                        .versions
+                        .iter()
+                        .copied()
+                        .filter(|v| Some(*v) != record.dirty_version)
+                        .max(),
+                    pending: record
+                        .observed
+                        .then(|| pending_of(&record.versions, record.dirty_version)),
                     dirty: record.observed.then_some(record.dirty_version.is_some()),
                     last_run: record.last_run.clone(),
                     last_status: record.last_status.clone(),
