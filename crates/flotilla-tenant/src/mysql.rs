@@ -112,10 +112,11 @@ impl MySqlTenant {
             my_literal(&self.lock_name),
             wait.as_secs_f64()
         );
-        let got: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+        let row = sqlx::raw_sql(AssertSqlSafe(sql))
             .fetch_one(self.conn())
             .await
             .map_err(TenantError::tracking)?;
+        let got: Option<i64> = row.try_get(0).map_err(TenantError::tracking)?;
         match got {
             Some(1) => {
                 self.locked = true;

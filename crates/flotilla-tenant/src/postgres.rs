@@ -151,10 +151,16 @@ impl PgTenant {
         );
         loop {
             self.clean = false;
-            let (got, has_table): (bool, bool) = sqlx::query_as(AssertSqlSafe(sql.clone()))
+            // Plain (simple-protocol) queries: their text names the tenant's schema, so a prepared
+            // statement would cost an extra round trip and a cache entry per tenant.
+            let row = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
                 .fetch_one(self.conn())
                 .await
                 .map_err(TenantError::tracking)?;
+            let (got, has_table): (bool, bool) = (
+                row.try_get(0).map_err(TenantError::tracking)?,
+                row.try_get(1).map_err(TenantError::tracking)?,
+            );
             self.clean = true;
             if got {
                 self.locked = true;
@@ -200,7 +206,7 @@ impl PgTenant {
             self.table
         );
         self.clean = false;
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
             .fetch_all(self.conn())
             .await
             .map_err(TenantError::tracking)?;
