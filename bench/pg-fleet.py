@@ -55,6 +55,24 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from benchlib import (
+    sql_text,
+    run_quiet,
+    build_flotilla,
+    find_dbmate,
+    ensure_dbmate,
+    machine_busy_s,
+    kernel_threads_s,
+    own_cpu_s,
+    mib,
+    log_tail,
+    shout,
+    rel,
+    machine_description,
+    flotilla_description,
+    median,
+    table,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -196,10 +214,6 @@ def load_migrations(directory: Path) -> list[Migration]:
     return out
 
 
-def sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def pg_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -339,43 +353,6 @@ def server_cpu_s(postmaster: int | None) -> float:
 # Tools
 
 
-def run_quiet(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, **kwargs)
-
-
-def build_flotilla() -> None:
-    print("building: cargo build --release -p flotilla", flush=True)
-    result = subprocess.run(["cargo", "build", "--release", "-p", "flotilla"], cwd=REPO)
-    if result.returncode != 0:
-        sys.exit("error: cargo build failed; nothing was measured")
-
-
-def find_dbmate() -> Path | None:
-    """The native binary the npm package ships. node_modules/.bin/dbmate is a Node.js wrapper that
-    spawns it; going through the wrapper would add a Node start-up to every tenant."""
-    native = sorted(glob.glob(str(TOOLS / "node_modules" / "@dbmate" / "*" / "bin" / "dbmate")))
-    return Path(native[0]) if native else None
-
-
-def ensure_dbmate() -> tuple[Path | None, str]:
-    """Returns (binary, note); binary is None when dbmate cannot be had, and note says why."""
-    binary = find_dbmate()
-    if binary is None:
-        npm = shutil.which("npm")
-        if npm is None:
-            return None, "npm is not installed, so dbmate cannot be installed"
-        print(f"installing: npm install --prefix bench/.tools {DBMATE_PACKAGE}", flush=True)
-        TOOLS.mkdir(parents=True, exist_ok=True)
-        result = run_quiet([npm, "install", "--no-audit", "--no-fund", "--prefix", str(TOOLS), DBMATE_PACKAGE])
-        if result.returncode != 0:
-            return None, "npm install failed: " + (result.stderr.strip().splitlines() or ["?"])[-1]
-        binary = find_dbmate()
-        if binary is None:
-            return None, "the dbmate package installed no native binary for this platform"
-    version = run_quiet([str(binary), "--version"]).stdout.strip()
-    return binary, version
-
-
 def ensure_sqlx() -> tuple[Path | None, str]:
     """sqlx-cli with only the PostgreSQL driver, built once into bench/.tools/sqlx-cli (several
     minutes of compiling). Returns (binary, note) like ensure_dbmate."""
@@ -409,35 +386,6 @@ class Measurement:
     exit_code: int
 
 
-def machine_busy_s() -> float:
-    """CPU seconds the whole machine has spent in processes and kernel threads, from /proc/stat."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except OSError:
-        return float("nan")
-    # user, nice, system (guest time is already inside user and nice)
-    return sum(fields[:3]) / os.sysconf("SC_CLK_TCK")
-
-
-def kernel_threads_s() -> float:
-    """CPU seconds used so far by kernel threads (kthreadd and its children)."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        pid, ppid = int(entry.name), int(fields[1])
-        if pid == 2 or ppid == 2:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def cpu_probe_ms() -> float:
     """CPU milliseconds this interpreter takes for a fixed loop: a gauge of the machine's speed now."""
     start = time.process_time()
@@ -445,11 +393,6 @@ def cpu_probe_ms() -> float:
     for i in range(2_000_000):
         total += i
     return (time.process_time() - start) * 1000
-
-
-def own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def timed(cmd: list[str], cwd: Path, log: Path, postmaster: int | None, stdin: Path | None = None) -> Measurement:
@@ -486,10 +429,6 @@ def timed(cmd: list[str], cwd: Path, log: Path, postmaster: int | None, stdin: P
         other_cpu_s=max(0.0, (busy_after - busy_before) - cpu - kernel - known_server - own),
         exit_code=proc.returncode,
     )
-
-
-def mib(kib: int | None) -> str:
-    return "n/a" if kib is None else f"{kib / 1024:.1f}"
 
 
 def schema_names(n: int) -> list[str]:
@@ -658,78 +597,8 @@ def run_once(runner: Runner, label: str, schemas: list[str], ctx: Context) -> Re
     return result
 
 
-def log_tail(log: Path, lines: int = 10) -> list[str]:
-    try:
-        text = log.read_text(errors="replace").splitlines()
-    except OSError:
-        return []
-    return ["log: " + line for line in text[-lines:]]
-
-
-def shout(headline: str, details: list[str]) -> None:
-    bar = "!" * 100
-    print(f"\n{bar}\n!!! BENCHMARK FAILED: {headline}", file=sys.stderr)
-    for line in details:
-        print(f"!!!   {line}", file=sys.stderr)
-    print(bar + "\n", file=sys.stderr, flush=True)
-
-
-def rel(path: Path) -> str:
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
 # ----------------------------------------------------------------------------------------------------
 # Reporting
-
-
-def machine_description() -> list[str]:
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = platform.platform()
-    try:
-        for line in open("/etc/os-release"):
-            if line.startswith("PRETTY_NAME="):
-                system = line.split("=", 1)[1].strip().strip('"') + f", Linux {platform.release()}"
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    lines = [f"machine: {os.cpu_count()} CPUs ({cpu}), {system}", f"load average at start: {load}"]
-    if GNU_TIME is None:
-        lines.append("*** peak RSS not measured: /usr/bin/time is missing (Debian package `time`) ***")
-    return lines
-
-
-def flotilla_description() -> str:
-    version = run_quiet([str(FLOTILLA), "--version"]).stdout.strip()
-    try:
-        commit = run_quiet(["git", "rev-parse", "--short", "HEAD"], cwd=REPO).stdout.strip()
-        dirty = run_quiet(
-            ["git", "status", "--porcelain", "--", "crates", "Cargo.toml", "Cargo.lock"], cwd=REPO
-        ).stdout.strip()
-        commit = f" at commit {commit}" + (" + uncommitted changes" if dirty else "")
-    except OSError:
-        commit = ""
-    return f"{version}{commit}"
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 def compare(args: argparse.Namespace, server: Server) -> int:
