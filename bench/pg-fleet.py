@@ -56,6 +56,12 @@ import time
 import uuid
 from pathlib import Path
 from benchlib import (
+    BENCH_DIR,
+    DBMATE_PACKAGE,
+    FLOTILLA,
+    GNU_TIME,
+    REPO,
+    TOOLS,
     sql_text,
     run_quiet,
     build_flotilla,
@@ -74,18 +80,8 @@ from benchlib import (
     table,
 )
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
 WORK = BENCH_DIR / ".work" / "pg-fleet"
-TOOLS = BENCH_DIR / ".tools"
-FLOTILLA = REPO / "target" / "release" / "flotilla"
 PSQL = shutil.which("psql") or "/usr/bin/psql"
-# Peak RSS is read from GNU time, not from this script's own wait4(): Linux folds the memory of the
-# process that calls exec() into the new program's ru_maxrss, and a child forked from Python starts
-# as a copy of the Python interpreter (about 20 MiB), which would hide anything smaller.
-GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
-# Pinned so that a rerun on a fresh clone measures the same tools as the recorded figures.
-DBMATE_PACKAGE = "dbmate@2.36.0"
 SQLX_VERSION = "0.9.0"
 SQLX_ROOT = TOOLS / "sqlx-cli"
 SQLX = SQLX_ROOT / "bin" / "sqlx"

@@ -42,6 +42,12 @@ import time
 import uuid
 from pathlib import Path
 from benchlib import (
+    BENCH_DIR,
+    DBMATE_PACKAGE,
+    FLOTILLA,
+    GNU_TIME,
+    REPO,
+    TOOLS,
     sql_text,
     run_quiet,
     build_flotilla,
@@ -60,19 +66,9 @@ from benchlib import (
     table,
 )
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
 WORK = BENCH_DIR / ".work" / "sqlite-fleet"
-TOOLS = BENCH_DIR / ".tools"
 MIGRATIONS = REPO / "migrations"
-FLOTILLA = REPO / "target" / "release" / "flotilla"
 SQLITE3 = shutil.which("sqlite3") or "/usr/bin/sqlite3"
-# Peak RSS is read from GNU time, not from this script's own wait4(): Linux folds the memory of the
-# process that calls exec() into the new program's ru_maxrss, and a child forked from Python starts
-# as a copy of the Python interpreter (about 20 MiB), which would hide anything smaller.
-GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
-# Pinned so that a rerun on a fresh clone measures the same dbmate as the recorded figures.
-DBMATE_PACKAGE = "dbmate@2.36.0"
 
 FLOOR = "floor"
 DBMATE = "dbmate"

@@ -56,6 +56,15 @@ impl TenantError {
         }
     }
 
+    /// The dirty row of a `transaction:false` (or MySQL) migration could not be committed; nothing of
+    /// the migration ran.
+    pub(crate) fn dirty_row(migration: &flotilla_migrations::Migration, e: &sqlx::Error) -> Self {
+        Self::migration(
+            migration,
+            format!("recording its dirty row: {}", db_message(e)),
+        )
+    }
+
     /// `migration` failed after its dirty row was committed.
     pub(crate) fn dirtied(migration: &flotilla_migrations::Migration, message: String) -> Self {
         TenantError::Dirtied {
@@ -108,6 +117,16 @@ pub enum ResolveError {
         path: String,
         first: usize,
     },
+}
+
+impl ResolveError {
+    pub(crate) fn discovery(at: &str, server: &str, message: String) -> Self {
+        ResolveError::Discovery {
+            at: at.to_string(),
+            server: server.to_string(),
+            message,
+        }
+    }
 }
 
 /// The database's own words, with its error code: SQLSTATE for PostgreSQL, the error number and

@@ -185,12 +185,7 @@ impl MySqlTenant {
         sqlx::raw_sql(AssertSqlSafe(record))
             .execute(self.conn())
             .await
-            .map_err(|e| {
-                TenantError::migration(
-                    migration,
-                    format!("recording its dirty row: {}", db_message(&e)),
-                )
-            })?;
+            .map_err(|e| TenantError::dirty_row(migration, &e))?;
         self.has_table = true;
 
         let mut batch = String::from("SET @flotilla_started = SYSDATE(6);\n");

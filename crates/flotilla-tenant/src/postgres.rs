@@ -286,12 +286,7 @@ impl PgTenant {
         sqlx::raw_sql(AssertSqlSafe(record))
             .execute(self.conn())
             .await
-            .map_err(|e| {
-                TenantError::migration(
-                    migration,
-                    format!("recording its dirty row: {}", db_message(&e)),
-                )
-            })?;
+            .map_err(|e| TenantError::dirty_row(migration, &e))?;
         self.clean = true;
         self.has_table = true;
 

@@ -145,11 +145,7 @@ async fn schema_tenants(
     at: &str,
     origin: Origin,
 ) -> Result<Vec<Tenant>, ResolveError> {
-    let failed = |message: String| ResolveError::Discovery {
-        at: at.to_string(),
-        server: server.to_string(),
-        message,
-    };
+    let failed = |message: String| ResolveError::discovery(at, server, message);
     let pool = connector
         .pg_pool(server)
         .await
@@ -187,11 +183,7 @@ async fn query_tenants(
     at: &str,
     origin: Origin,
 ) -> Result<Vec<Tenant>, ResolveError> {
-    let failed = |message: String| ResolveError::Discovery {
-        at: at.to_string(),
-        server: server.to_string(),
-        message,
-    };
+    let failed = |message: String| ResolveError::discovery(at, server, message);
     let url = connector
         .server(server)
         .map(|s| s.url.clone())

@@ -195,10 +195,7 @@ impl SqliteTenant {
             .await
         {
             self.rollback().await;
-            return Err(TenantError::migration(
-                migration,
-                format!("recording its dirty row: {}", db_message(&e)),
-            ));
+            return Err(TenantError::dirty_row(migration, &e));
         }
         self.has_table = true;
 
